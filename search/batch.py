@@ -1,0 +1,230 @@
+"""Batch indexing of files and folders: parallel extraction, incremental by content hash, per-file errors.
+
+Extraction runs in worker processes (it is CPU-bound and pure); embedding and the index writes run
+in this process, one transaction per document, so an interrupt keeps every committed document and
+the next run carries on where this one stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ingest.extract import SUPPORTED_SUFFIXES
+from ingest.records import IngestError, IngestedFile, content_hash
+
+if TYPE_CHECKING:
+    from search.index import SearchIndex
+
+Status = Literal["indexed", "unchanged", "failed", "removed"]
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    source: str
+    status: Status
+    document_id: str | None = None
+    passages: int = 0
+    code: str | None = None  # machine-readable failure code (IngestError.code)
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class BatchReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def passages(self) -> int:
+        return sum(o.passages for o in self.outcomes if o.status == "indexed")
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file is in the index, 1 when some failed (the rest are still indexed)."""
+        return 1 if self.failed or self.interrupted else 0
+
+    def to_dict(self) -> dict:
+        return {
+            "indexed": self.count("indexed"),
+            "unchanged": self.count("unchanged"),
+            "failed": self.count("failed"),
+            "removed": self.count("removed"),
+            "passages": self.passages,
+            "seconds": round(self.seconds, 2),
+            "interrupted": self.interrupted,
+            "files": [asdict(o) for o in self.outcomes],
+        }
+
+
+class Progress:
+    """What the batch reports while it runs; the CLI draws a bar from it, jobs store it."""
+
+    def start(self, total_files: int) -> None: ...
+
+    def advance(self, outcome: FileOutcome) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
+    """Expand files and folders (recursively) into the supported files, in a stable order.
+
+    Sidecar ``FILE.json`` files and hidden files are not documents. A path that does not exist, or
+    a file given by name with an unsupported type, is a failure of its own.
+    """
+    found: dict[str, Path] = {}
+    errors: list[FileOutcome] = []
+    for path in paths:
+        if path.is_dir():
+            for sub in sorted(path.rglob("*")):
+                if sub.is_file() and _is_document(sub):
+                    found.setdefault(str(sub.resolve()), sub)
+        elif path.is_file():
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                found.setdefault(str(path.resolve()), path)
+            else:
+                errors.append(
+                    FileOutcome(str(path), "failed", code="unsupported_format",
+                                reason=f"unsupported file type {path.suffix or '(none)'!r}")
+                )
+        else:
+            errors.append(FileOutcome(str(path), "failed", code="not_found", reason="no such file or folder"))
+    return list(found.values()), errors
+
+
+def _is_document(path: Path) -> bool:
+    return not any(part.startswith(".") for part in path.parts[-1:]) and path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def source_key(path: Path) -> str:
+    """The source stored for a file: its absolute path, so re-runs from another folder still match."""
+    return str(path.resolve())
+
+
+def _ingest_worker(path_str: str) -> IngestedFile | IngestError:
+    # Runs in a worker process: errors travel back as values, never as a dead pool.
+    from ingest.pipeline import ingest_file
+
+    try:
+        return ingest_file(Path(path_str))
+    except IngestError as exc:
+        return exc
+    except Exception as exc:  # a bug or a library failure on a strange file must not end the batch
+        return IngestError(path_str, "extraction_failed", f"{type(exc).__name__}: {exc}")
+
+
+def index_paths(
+    index: SearchIndex,
+    paths: Iterable[Path],
+    *,
+    workers: int = 0,
+    prune: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    ingest: Callable[[str], IngestedFile | IngestError] = _ingest_worker,
+) -> BatchReport:
+    """Index files and folders into ``index``; see the module docstring for the guarantees."""
+    started = time.monotonic()
+    progress = progress or Progress()
+    files, outcomes = discover(list(paths))
+    report = BatchReport(outcomes=list(outcomes))
+    progress.start(len(files) + len(outcomes))
+    for outcome in outcomes:
+        progress.advance(outcome)
+
+    todo: list[Path] = []
+    for path in files:
+        outcome = _unchanged(index, path) if not force else None
+        if outcome is None:
+            todo.append(path)
+        else:
+            report.outcomes.append(outcome)
+            progress.advance(outcome)
+
+    try:
+        for path, result in _extract_all(todo, workers, ingest):
+            outcome = _store(index, path, result)
+            report.outcomes.append(outcome)
+            progress.advance(outcome)
+        if prune:
+            keep = {source_key(p) for p in files}
+            for doc_id, source in index.prune(keep):
+                report.outcomes.append(FileOutcome(source, "removed", document_id=doc_id))
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        index.save()
+        progress.finish()
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def _unchanged(index: SearchIndex, path: Path) -> FileOutcome | None:
+    try:
+        digest = content_hash(path.read_bytes())
+    except OSError as exc:
+        return FileOutcome(str(path), "failed", code="unreadable", reason=str(exc.strerror or exc))
+    if index.has_current(source_key(path), digest):
+        return FileOutcome(str(path), "unchanged", document_id=digest)
+    return None
+
+
+def _extract_all(
+    paths: list[Path], workers: int, ingest: Callable[[str], IngestedFile | IngestError]
+) -> Iterator[tuple[Path, IngestedFile | IngestError]]:
+    """Yield (path, result) as extractions finish, keeping at most a few files in flight."""
+    if not paths:
+        return
+    n = workers or os.cpu_count() or 1
+    if n <= 1 or len(paths) == 1:
+        for path in paths:
+            yield path, ingest(source_key(path))
+        return
+    import multiprocessing
+
+    # forkserver: the parent may already hold torch threads, and fork() after that can deadlock.
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        pending: dict[Future, Path] = {}
+        queue = iter(paths)
+        for path in queue:
+            pending[pool.submit(ingest, source_key(path))] = path
+            if len(pending) >= 2 * n:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                path = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # a worker that died (e.g. out of memory on one file)
+                    result = IngestError(str(path), "extraction_failed", f"{type(exc).__name__}: {exc}")
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(ingest, source_key(nxt))] = nxt
+                yield path, result
+
+
+def _store(index: SearchIndex, path: Path, result: IngestedFile | IngestError) -> FileOutcome:
+    if isinstance(result, IngestError):
+        return FileOutcome(str(path), "failed", code=result.code, reason=result.reason)
+    if not result.passages:
+        return FileOutcome(str(path), "failed", code="empty", reason="no text to index")
+    result.document.source = source_key(path)
+    index.add(result)
+    return FileOutcome(
+        str(path), "indexed", document_id=result.document.document_id, passages=len(result.passages)
+    )
