@@ -7,8 +7,14 @@ from search.batch import FileOutcome, Progress
 
 class RichProgress(Progress):
     def __init__(self) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
 
         self._bar = Bar(
             TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(),

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ingest.extract import SUPPORTED_SUFFIXES
-from ingest.records import IngestError, IngestedFile, content_hash
+from ingest.extract import supported_suffixes
+from ingest.records import IngestedFile, IngestError, content_hash
 
 if TYPE_CHECKING:
     from search.index import SearchIndex
@@ -79,21 +79,25 @@ class Progress:
     def finish(self) -> None: ...
 
 
+IGNORE_FILE = ".nordsearchignore"
+
+
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
     """Expand files and folders (recursively) into the supported files, in a stable order.
 
-    Sidecar ``FILE.json`` files and hidden files are not documents. A path that does not exist, or
-    a file given by name with an unsupported type, is a failure of its own.
+    Sidecar ``FILE.json`` files and hidden files are not documents, and a folder may list what is not
+    a document (sources of generated files, READMEs) in a ``.nordsearchignore`` file: one glob per line,
+    relative to that folder, a trailing ``/`` for folders. A path that does not exist, or a file given by
+    name with an unsupported type, is a failure of its own.
     """
     found: dict[str, Path] = {}
     errors: list[FileOutcome] = []
     for path in paths:
         if path.is_dir():
-            for sub in sorted(path.rglob("*")):
-                if sub.is_file() and _is_document(sub):
-                    found.setdefault(str(sub.resolve()), sub)
+            for sub in _walk(path, []):
+                found.setdefault(str(sub.resolve()), sub)
         elif path.is_file():
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            if path.suffix.lower() in supported_suffixes():
                 found.setdefault(str(path.resolve()), path)
             else:
                 errors.append(
@@ -105,8 +109,36 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
     return list(found.values()), errors
 
 
-def _is_document(path: Path) -> bool:
-    return not any(part.startswith(".") for part in path.parts[-1:]) and path.suffix.lower() in SUPPORTED_SUFFIXES
+def _walk(folder: Path, rules: list[tuple[Path, str]]) -> Iterator[Path]:
+    """Documents under ``folder``, honouring the ignore rules of it and of the folders above it."""
+    ignore = folder / IGNORE_FILE
+    if ignore.is_file():
+        lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        rules = rules + [(folder, ln.strip()) for ln in lines if ln.strip() and not ln.startswith("#")]
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(".") or _ignored(entry, rules):
+            continue
+        if entry.is_dir():
+            yield from _walk(entry, rules)
+        elif entry.is_file() and entry.suffix.lower() in supported_suffixes():
+            yield entry
+
+
+def _ignored(entry: Path, rules: list[tuple[Path, str]]) -> bool:
+    from fnmatch import fnmatch
+
+    for base, pattern in rules:
+        rel = entry.relative_to(base).as_posix()
+        if pattern.endswith("/"):
+            if entry.is_dir() and (fnmatch(rel, pattern[:-1]) or fnmatch(entry.name, pattern[:-1])):
+                return True
+        elif fnmatch(rel, pattern) or fnmatch(entry.name, pattern):
+            return True
+    return False
 
 
 def source_key(path: Path) -> str:
