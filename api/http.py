@@ -119,10 +119,16 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
             data["passages"] = [
                 {key: p.get(key) for key in ("passage_id", "ordinal", "language", "page_start", "page_end",
                                               "section", "char_start", "char_end", "themes", "text")}
-                for p in (_as_plain(x) for x in idx.passages_of(document_id))
+                for p in (_as_plain(x) for x in idx.passages(document_id))
             ]
             return data
 
+    from fastapi.staticfiles import StaticFiles
+
+    from api.web import web_router
+
+    app.include_router(web_router(holder))
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
 
 

@@ -84,3 +84,9 @@ def document_json(doc: Any) -> dict[str, Any]:
 def documents_json(index: SearchIndex, **filters: Any) -> dict[str, Any]:
     docs = index.documents(**filters)
     return {"documents": [document_json(d) for d in docs]}
+
+
+def similar_documents_json(index: SearchIndex, document_id: str, k: int = 10) -> dict[str, Any]:
+    """Documents most similar to one document, in any language, the document itself excluded."""
+    items = index.similar_documents(document_id, k=k)
+    return {"document_id": document_id, "results": [as_dict(item) for item in items]}
