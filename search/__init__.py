@@ -4,6 +4,7 @@ Importing this package is cheap on purpose: numpy, faiss and sentence-transforme
 imported inside the functions that need them, so the CLI and API start fast.
 """
 
+from search.embedder import Embedder, SentenceTransformerEmbedder, get_embedder
 from search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchError
 from search.filters import DocumentFilter, PassageFilter
 from search.index import IndexStats, SearchIndex
@@ -11,6 +12,7 @@ from search.query import SearchHit, SearchRequest, SearchResponse
 
 __all__ = [
     "DocumentFilter",
+    "Embedder",
     "IndexLockedError",
     "IndexMismatchError",
     "IndexNotFoundError",
@@ -21,4 +23,6 @@ __all__ = [
     "SearchIndex",
     "SearchRequest",
     "SearchResponse",
+    "SentenceTransformerEmbedder",
+    "get_embedder",
 ]

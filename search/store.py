@@ -1,0 +1,545 @@
+"""SQLite metadata store: documents, passages (with their vectors), FTS5 terms, file states.
+
+The store is the source of truth; the FAISS file is a cache derived from it. Every write runs in
+one transaction and bumps ``meta.generation``, so after a crash the database holds every
+committed document whole and never half of one, and a vector index saved at another generation
+is known to be stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingest.records import Document, IngestedFile, Passage, normalize_language
+from search import lexical
+from search.errors import IndexMismatchError
+from search.filters import DocumentFilter, PassageFilter
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    document_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    language TEXT NOT NULL,
+    format TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    indexed_at TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    themes TEXT NOT NULL DEFAULT '[]',
+    passage_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+-- AUTOINCREMENT: a vector id is never reused, so a stale FAISS file can never map an old id
+-- onto a different passage.
+CREATE TABLE IF NOT EXISTS passages (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id TEXT NOT NULL UNIQUE,
+    document_id TEXT NOT NULL REFERENCES documents(document_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    language TEXT NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
+    section TEXT NOT NULL DEFAULT '',
+    themes TEXT NOT NULL DEFAULT '[]',
+    lexical TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
+CREATE INDEX IF NOT EXISTS passages_language ON passages(language);
+-- External-content FTS5 over the analysed terms; triggers keep it in the same transaction as
+-- the passages (ON DELETE CASCADE fires the delete trigger too).
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    lexical, content='passages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, lexical) VALUES (new.rowid, new.lexical);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, lexical) VALUES ('delete', old.rowid, old.lexical);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_au AFTER UPDATE OF lexical ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, lexical) VALUES ('delete', old.rowid, old.lexical);
+    INSERT INTO passages_fts(rowid, lexical) VALUES (new.rowid, new.lexical);
+END;
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    mtime REAL,
+    size INTEGER,
+    indexed_at TEXT NOT NULL
+);
+"""
+
+_DOC_COLUMNS = (
+    "d.document_id, d.source, d.title, d.language, d.format, d.pages, d.size_bytes, d.content_hash, "
+    "d.indexed_at, d.metadata, d.themes, d.passage_count"
+)
+_PASSAGE_COLUMNS = (
+    "p.rowid, p.passage_id, p.document_id, p.ordinal, p.text, p.language, p.char_start, p.char_end, "
+    "p.page_start, p.page_end, p.section, p.themes"
+)
+
+
+@dataclass(slots=True)
+class StoredPassage:
+    """A passage as read back for a search hit: its vector id plus its document's title and source."""
+
+    vector_id: int
+    passage: Passage
+    title: str
+    source: str
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    document_id: str
+    added_ids: list[int]  # vector ids of the new passages, in passage order
+    removed_ids: list[int]  # vector ids of every passage that was replaced
+    generation_before: int
+    generation: int
+
+
+def _casefold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _doc_from_row(row: Sequence[Any]) -> Document:
+    return Document(
+        document_id=row[0], source=row[1], title=row[2], language=row[3], format=row[4], pages=row[5],
+        size_bytes=row[6], content_hash=row[7], indexed_at=row[8], metadata=json.loads(row[9]),
+        themes=json.loads(row[10]), passage_count=row[11],
+    )  # fmt: skip
+
+
+def _passage_from_row(row: Sequence[Any]) -> Passage:
+    return Passage(
+        passage_id=row[1], document_id=row[2], ordinal=row[3], text=row[4], language=row[5],
+        char_start=row[6], char_end=row[7], page_start=row[8], page_end=row[9], section=row[10],
+        themes=json.loads(row[11]),
+    )  # fmt: skip
+
+
+class Store:
+    """One SQLite database. Thread-safe (one connection guarded by a lock; the API uses threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        self._lock = threading.RLock()
+        c = self._conn
+        c.create_function("casefold", 1, _casefold, deterministic=True)  # used by search.filters
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA foreign_keys=ON")
+        # FULL: a committed document survives power loss, not just a process crash; indexing
+        # time is dominated by embedding, so the extra fsync per document is noise.
+        c.execute("PRAGMA synchronous=FULL")
+        if self._is_current():  # the common case: open without taking SQLite's write lock
+            return
+        with self.transaction():
+            # statement by statement: executescript() would COMMIT our transaction
+            for stmt in _split_sql(_SCHEMA):
+                c.execute(stmt)
+            version = self._meta("schema_version")
+            if version is None:
+                self._set_meta("schema_version", str(SCHEMA_VERSION))
+                self._set_meta("generation", "0")
+            elif int(version) != SCHEMA_VERSION:
+                raise IndexMismatchError(
+                    f"index at {self.path.parent} has schema version {version}, this nordsearch expects "
+                    f"{SCHEMA_VERSION}; re-index with --rebuild"
+                )
+        self._reanalyze_if_needed()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (nothing half-written)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def _bump_generation(self) -> tuple[int, int]:
+        before = int(self._meta("generation") or 0)
+        self._set_meta("generation", str(before + 1))
+        return before, before + 1
+
+    def _is_current(self) -> bool:
+        try:
+            return self._meta("schema_version") == str(SCHEMA_VERSION) and (
+                self._meta("analyzer_version") == lexical.ANALYZER_VERSION
+            )
+        except sqlite3.OperationalError:  # no meta table yet: a new database
+            return False
+
+    def _reanalyze_if_needed(self) -> None:
+        """Re-run lexical analysis when the analyser changed since these passages were stored."""
+        with self.transaction() as c:
+            if self._meta("analyzer_version") == lexical.ANALYZER_VERSION:
+                return
+            rows = c.execute("SELECT rowid, text, language FROM passages").fetchall()
+            for rowid, text, language in rows:
+                c.execute(
+                    "UPDATE passages SET lexical = ? WHERE rowid = ?",
+                    (lexical.analyze_passage(text, language), rowid),
+                )
+            self._set_meta("analyzer_version", lexical.ANALYZER_VERSION)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        with self._lock:
+            return int(self._meta("generation") or 0)
+
+    def model(self) -> tuple[str, int] | None:
+        """(model name, dimension) the stored vectors were made with; None for a fresh index."""
+        with self._lock:
+            name, dim = self._meta("model"), self._meta("dimension")
+        return (name, int(dim)) if name is not None and dim is not None else None
+
+    def set_model(self, name: str, dimension: int) -> None:
+        with self.transaction():
+            current = self.model()
+            if current is not None and current != (name, dimension):
+                raise IndexMismatchError(
+                    f"index was built with model {current[0]!r} (dimension {current[1]}), not {name!r} "
+                    f"(dimension {dimension}); re-index with --rebuild or use the model {current[0]!r}"
+                )
+            self._set_meta("model", name)
+            self._set_meta("dimension", str(dimension))
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def upsert_document(
+        self, ingested: IngestedFile, vectors: np.ndarray, *, mtime: float | None = None
+    ) -> UpsertResult:
+        """Store a document with its passages and vectors, replacing any previous version of the
+        same document_id or the same source path, in one transaction."""
+        import numpy as np
+
+        doc = ingested.document
+        passages = ingested.passages
+        model = self.model()
+        if model is None:
+            raise IndexMismatchError("the index has no model recorded yet; call set_model() first")
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vecs.shape != (len(passages), model[1]):
+            raise ValueError(f"expected vectors of shape ({len(passages)}, {model[1]}), got {vecs.shape}")
+        if not np.isfinite(vecs).all():
+            raise ValueError("vectors contain NaN or infinity")
+        for p in passages:
+            if p.document_id != doc.document_id:
+                raise ValueError(f"passage {p.passage_id} belongs to {p.document_id}, not {doc.document_id}")
+        doc_lang = normalize_language(doc.language) or doc.language
+        indexed_at = _now()
+        with self.transaction() as c:
+            old_docs = [r[0] for r in c.execute(
+                "SELECT document_id FROM documents WHERE document_id = ? OR source = ?", (doc.document_id, doc.source)
+            )]  # fmt: skip
+            removed = self._passage_ids_of(old_docs)
+            c.execute(
+                "DELETE FROM documents WHERE document_id = ? OR source = ?", (doc.document_id, doc.source)
+            )
+            c.execute(
+                f"INSERT INTO documents({_DOC_COLUMNS.replace('d.', '')}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (doc.document_id, doc.source, doc.title, doc_lang, doc.format, doc.pages, doc.size_bytes,
+                 doc.content_hash, indexed_at, json.dumps(doc.metadata, ensure_ascii=False, default=str),
+                 json.dumps(doc.themes), len(passages)),
+            )  # fmt: skip
+            added: list[int] = []
+            for p, vec in zip(passages, vecs, strict=True):
+                lang = normalize_language(p.language) or doc_lang
+                cur = c.execute(
+                    "INSERT INTO passages(passage_id, document_id, ordinal, text, language, char_start, char_end,"
+                    " page_start, page_end, section, themes, lexical, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (p.passage_id, doc.document_id, p.ordinal, p.text, lang, p.char_start, p.char_end,
+                     p.page_start, p.page_end, p.section, json.dumps(p.themes),
+                     lexical.analyze_passage(p.text, lang), vec.tobytes()),
+                )  # fmt: skip
+                added.append(int(cur.lastrowid or 0))
+            c.execute(
+                "INSERT OR REPLACE INTO files(source, content_hash, mtime, size, indexed_at) VALUES (?,?,?,?,?)",
+                (doc.source, doc.content_hash, mtime, doc.size_bytes, indexed_at),
+            )
+            before, after = self._bump_generation()
+        doc.indexed_at = indexed_at
+        doc.passage_count = len(passages)
+        return UpsertResult(doc.document_id, added, removed, before, after)
+
+    def _passage_ids_of(self, document_ids: Sequence[str]) -> list[int]:
+        if not document_ids:
+            return []
+        marks = ",".join("?" * len(document_ids))
+        rows = self._conn.execute(
+            f"SELECT rowid FROM passages WHERE document_id IN ({marks})", list(document_ids)
+        )
+        return [r[0] for r in rows]
+
+    def _delete_where(self, where: str, params: Sequence[Any]) -> tuple[list[tuple[str, str]], list[int]]:
+        """Delete matching documents (+ their file rows) in one transaction:
+        ([(document_id, source)], removed vector ids)."""
+        with self.transaction() as c:
+            rows = c.execute(f"SELECT document_id, source FROM documents d WHERE {where}", params).fetchall()
+            if not rows:
+                return [], []
+            doc_ids = [r[0] for r in rows]
+            removed = self._passage_ids_of(doc_ids)
+            marks = ",".join("?" * len(doc_ids))
+            c.execute(f"DELETE FROM documents WHERE document_id IN ({marks})", doc_ids)
+            c.executemany("DELETE FROM files WHERE source = ?", [(r[1],) for r in rows])
+            self._bump_generation()
+        return [(r[0], r[1]) for r in rows], removed
+
+    def delete_document(self, document_id: str) -> list[int]:
+        """Delete one document (passages and FTS rows cascade). Returns the removed vector ids."""
+        return self.delete_where_document(document_id)[1]
+
+    def delete_source(self, source: str) -> list[int]:
+        """Delete the document(s) indexed from ``source``. Returns the removed vector ids."""
+        return self.delete_where_source(source)[1]
+
+    def delete_where_document(self, document_id: str) -> tuple[list[tuple[str, str]], list[int]]:
+        return self._delete_where("d.document_id = ?", [document_id])
+
+    def delete_where_source(self, source: str) -> tuple[list[tuple[str, str]], list[int]]:
+        return self._delete_where("d.source = ?", [source])
+
+    def prune_sources(self, keep: set[str]) -> tuple[list[tuple[str, str]], list[int]]:
+        """Delete every document (and file row) whose source is not in ``keep``:
+        ([(document_id, source)], removed vector ids)."""
+        with self._lock:
+            gone = [s for (s,) in self._query("SELECT source FROM documents") if s not in keep]
+            stale_files = [s for (s,) in self._query("SELECT source FROM files") if s not in keep]
+            if not gone and not stale_files:
+                return [], []
+            docs: list[tuple[str, str]] = []
+            removed: list[int] = []
+            for start in range(0, len(gone), 500):
+                chunk = gone[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                chunk_docs, chunk_removed = self._delete_where(f"d.source IN ({marks})", chunk)
+                docs += chunk_docs
+                removed += chunk_removed
+            if stale_files:
+                with self.transaction() as c:
+                    c.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in stale_files])
+        return docs, removed
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def has_current(self, source: str, content_hash: str) -> bool:
+        """True when ``source`` was indexed with these exact bytes and that document is still stored."""
+        rows = self._query(
+            "SELECT 1 FROM files f JOIN documents d ON d.content_hash = f.content_hash"
+            " WHERE f.source = ? AND f.content_hash = ? LIMIT 1",
+            (source, content_hash),
+        )
+        return bool(rows)
+
+    def file_state(self, source: str) -> tuple[str, float | None, int | None] | None:
+        """(content_hash, mtime, size) recorded for ``source``: lets the indexer skip hashing unchanged files."""
+        rows = self._query("SELECT content_hash, mtime, size FROM files WHERE source = ?", (source,))
+        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def get_document(self, document_id: str) -> Document | None:
+        rows = self._query(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.document_id = ?", (document_id,))
+        return _doc_from_row(rows[0]) if rows else None
+
+    def list_documents(
+        self, filters: DocumentFilter | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Document]:
+        where, params = (filters or DocumentFilter()).to_sql()
+        rows = self._query(
+            f"SELECT {_DOC_COLUMNS} FROM documents d WHERE {where} ORDER BY d.title COLLATE NOCASE, d.document_id"
+            " LIMIT ? OFFSET ?",
+            [*params, int(limit), int(offset)],
+        )
+        return [_doc_from_row(r) for r in rows]
+
+    def count_documents(self, filters: DocumentFilter | None = None) -> int:
+        where, params = (filters or DocumentFilter()).to_sql()
+        return int(self._query(f"SELECT count(*) FROM documents d WHERE {where}", params)[0][0])
+
+    def get_passages(self, vector_ids: Sequence[int]) -> dict[int, StoredPassage]:
+        """Passages by vector id (ids deleted meanwhile are simply absent)."""
+        out: dict[int, StoredPassage] = {}
+        ids = [int(i) for i in vector_ids]
+        for start in range(0, len(ids), 500):  # stay far below SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                f"SELECT {_PASSAGE_COLUMNS}, d.title, d.source FROM passages p JOIN documents d"
+                f" ON d.document_id = p.document_id WHERE p.rowid IN ({marks})",
+                chunk,
+            )
+            for r in rows:
+                out[r[0]] = StoredPassage(
+                    vector_id=r[0], passage=_passage_from_row(r), title=r[12], source=r[13]
+                )
+        return out
+
+    def passages_of(self, document_id: str) -> list[Passage]:
+        rows = self._query(
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages p WHERE p.document_id = ? ORDER BY p.ordinal",
+            (document_id,),
+        )
+        return [_passage_from_row(r) for r in rows]
+
+    def passage_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM passages")[0][0])
+
+    def vector_ids(self) -> np.ndarray:
+        """Every passage's vector id (int64, sorted): lets a reader catch up without re-reading vectors."""
+        import numpy as np
+
+        rows = self._query("SELECT rowid FROM passages ORDER BY rowid")
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vector ids int64, float32 matrix) of every passage, in id order."""
+        return self._vectors("SELECT rowid, vector FROM passages ORDER BY rowid", [])
+
+    def vectors_for(self, vector_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        ids = [int(i) for i in vector_ids]
+        parts = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            parts.append(self._vectors(f"SELECT rowid, vector FROM passages WHERE rowid IN ({marks})", chunk))
+        import numpy as np
+
+        dim = (self.model() or ("", 0))[1]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _vectors(self, sql: str, params: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        rows = self._query(sql, params)
+        dim = (self.model() or ("", 0))[1]
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.empty((len(rows), dim), dtype=np.float32)
+        for i, r in enumerate(rows):
+            matrix[i] = np.frombuffer(r[1], dtype=np.float32)
+        return ids, matrix
+
+    def allowed_ids(self, filters: PassageFilter) -> np.ndarray:
+        """Vector ids of the passages a filter admits (int64, sorted)."""
+        import numpy as np
+
+        where, params = filters.to_sql()
+        rows = self._query(
+            "SELECT p.rowid FROM passages p JOIN documents d ON d.document_id = p.document_id"
+            f" WHERE {where} ORDER BY p.rowid",
+            params,
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def lexical_search(self, match: str, filters: PassageFilter, limit: int) -> list[tuple[int, float]]:
+        """BM25 over the FTS5 table restricted by the filter: [(vector id, score)], best first.
+
+        FTS5's bm25() is "lower is better" (negative); scores returned here are negated so that
+        higher is better everywhere in the search package.
+        """
+        where, params = filters.to_sql()
+        rows = self._query(
+            "SELECT p.rowid, bm25(passages_fts) AS s FROM passages_fts"
+            " JOIN passages p ON p.rowid = passages_fts.rowid"
+            " JOIN documents d ON d.document_id = p.document_id"
+            f" WHERE passages_fts MATCH ? AND {where} ORDER BY s, p.rowid LIMIT ?",
+            [match, *params, int(limit)],
+        )
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def lexical_count(self, match: str, filters: PassageFilter) -> int:
+        where, params = filters.to_sql()
+        rows = self._query(
+            "SELECT count(*) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid"
+            " JOIN documents d ON d.document_id = p.document_id"
+            f" WHERE passages_fts MATCH ? AND {where}",
+            [match, *params],
+        )
+        return int(rows[0][0])
+
+    def stats(self) -> dict[str, Any]:
+        model = self.model()
+        by_lang = dict(
+            self._query("SELECT language, count(*) FROM passages GROUP BY language ORDER BY 2 DESC")
+        )
+        by_format = dict(
+            self._query("SELECT format, count(*) FROM documents GROUP BY format ORDER BY 2 DESC")
+        )
+        docs_by_lang = dict(
+            self._query("SELECT language, count(*) FROM documents GROUP BY language ORDER BY 2 DESC")
+        )
+        return {
+            "documents": self.count_documents(),
+            "passages": self.passage_count(),
+            "model": model[0] if model else None,
+            "dimension": model[1] if model else None,
+            "generation": self.generation(),
+            "schema_version": SCHEMA_VERSION,
+            "documents_by_language": docs_by_lang,
+            "passages_by_language": by_lang,
+            "documents_by_format": by_format,
+        }
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split the schema into statements (trigger bodies contain ';', so split on 'END;' boundaries too)."""
+    statements: list[str] = []
+    buf: list[str] = []
+    for line in script.splitlines():
+        if line.strip().startswith("--") or not line.strip():
+            continue
+        buf.append(line)
+        joined = "\n".join(buf)
+        if sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    return statements

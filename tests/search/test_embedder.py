@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.settings import Settings
+from search import embedder as emb_module
+from search.embedder import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    get_embedder,
+    model_display_name,
+    normalize_rows,
+)
+
+
+class _FakeST:
+    """Stands in for a loaded SentenceTransformer to check how the wrapper calls encode()."""
+
+    def __init__(self, prompts: dict[str, str]) -> None:
+        self.prompts = prompts
+        self.calls: list[dict] = []
+
+    def get_embedding_dimension(self) -> int:
+        return 4
+
+    def encode(self, texts, **kwargs):
+        self.calls.append(kwargs)
+        return np.array([[3.0, 4.0, 0.0, 0.0]] * len(texts))
+
+
+def _with_fake(prompts: dict[str, str]) -> tuple[SentenceTransformerEmbedder, _FakeST]:
+    e = SentenceTransformerEmbedder("some/hub-model")
+    fake = _FakeST(prompts)
+    e._st = fake
+    return e, fake
+
+
+def test_uses_model_prompts_when_present():
+    e, fake = _with_fake({"query": "query: ", "passage": "passage: "})
+    out = e.embed_queries(["a", "b"])
+    assert out.dtype == np.float32 and out.shape == (2, 4)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
+    e.embed_passages(["c"])
+    assert fake.calls[0]["prompt_name"] == "query" and fake.calls[1]["prompt_name"] == "passage"
+    assert all(c["normalize_embeddings"] for c in fake.calls)
+
+
+def test_falls_back_to_literal_prefixes():
+    e, fake = _with_fake({})
+    e.embed_queries(["a"])
+    e.embed_passages(["b"])
+    assert fake.calls[0]["prompt"] == "query: " and fake.calls[1]["prompt"] == "passage: "
+    assert "prompt_name" not in fake.calls[0]
+
+
+def test_dimension_and_protocol():
+    e, _ = _with_fake({})
+    assert e.dimension == 4
+    assert isinstance(e, Embedder)
+    assert e.embed_passages([]).shape[0] == 0
+
+
+def test_model_display_name(tmp_path: Path):
+    d = tmp_path / "multilingual-e5-small"
+    d.mkdir()
+    assert model_display_name(str(d)) == "multilingual-e5-small"
+    assert model_display_name("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
+
+
+def test_normalize_rows_keeps_zero_rows():
+    out = normalize_rows([[0.0, 0.0], [3.0, 4.0]])
+    np.testing.assert_allclose(out, [[0.0, 0.0], [0.6, 0.8]])
+
+
+def test_get_embedder_is_cached_per_model_and_lazy(monkeypatch):
+    monkeypatch.setattr(emb_module, "_CACHE", {})
+    a = get_embedder(Settings(model="hub/model-a"))
+    assert a is get_embedder(Settings(model="hub/model-a"))
+    assert a is not get_embedder(Settings(model="hub/model-b"))
+    assert a._st is None  # nothing loaded until the first encode
+
+
+# --- the real model (skipped until models/multilingual-e5-small is built) --------------------------
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "multilingual-e5-small"
+real_model = pytest.mark.skipif(
+    not (MODEL_DIR / "config.json").exists(), reason="models/multilingual-e5-small not built yet"
+)
+
+
+@pytest.fixture(scope="module")
+def real_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(str(MODEL_DIR))  # loaded once for this module's slow tests
+
+
+@pytest.mark.slow
+@real_model
+def test_real_model_embeds_normalised_with_prompts(real_embedder):
+    e = real_embedder
+    assert e.name == "multilingual-e5-small" and e.dimension == 384
+    q = e.embed_queries(["kollektivtrafik"])
+    p = e.embed_passages(["Joukkoliikenteen kehittäminen kaupungissa", "Ein Rezept für Apfelkuchen"])
+    assert q.dtype == np.float32 and p.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(p, axis=1), 1.0, rtol=1e-5)
+    sims = p @ q[0]
+    assert sims[0] > sims[1]
+
+
+@pytest.mark.slow
+@real_model
+def test_real_model_cross_lingual_search(tmp_path: Path, real_embedder):
+    from search_helpers import make_file
+
+    from search import SearchIndex, SearchRequest
+
+    topics = {
+        "transit": {
+            "fi": "Joukkoliikenteen vuorovälejä tihennetään ja uusia raitiotielinjoja rakennetaan keskustaan.",
+            "sv": "Kollektivtrafiken byggs ut med nya spårvägslinjer och tätare turer till centrum.",
+            "nb": "Kollektivtilbudet styrkes med nye bybanelinjer og hyppigere avganger til sentrum.",
+            "da": "Den kollektive trafik udbygges med nye letbanelinjer og flere afgange til centrum.",
+            "en": "Public transport will get new tram lines and more frequent services to the centre.",
+        },
+        "stormwater": {
+            "fi": "Hulevedet johdetaan viherpainanteisiin, jotta rankkasateet eivät aiheuta tulvia.",
+            "sv": "Dagvatten leds till gröna svackdiken så att skyfall inte orsakar översvämningar.",
+            "nb": "Overvann ledes til grønne forsenkninger slik at styrtregn ikke gir oversvømmelser.",
+            "da": "Regnvand ledes til grønne lavninger, så skybrud ikke giver oversvømmelser.",
+            "en": "Stormwater is led into green swales so that cloudbursts do not cause flooding.",
+        },
+    }
+    with SearchIndex.open(tmp_path / "idx", real_embedder) as index:
+        for topic, by_lang in topics.items():
+            for lang, text in by_lang.items():
+                index.add(
+                    make_file(f"{topic}-{lang}", [text], language=lang, source=f"/x/{topic}-{lang}.txt")
+                )
+        for mode in ("dense", "hybrid"):
+            # e5-small prefers the query's own language a little, so judge each language separately:
+            # within every language the passage on the query's topic must come first
+            for query, topic in (("stormwater flooding", "stormwater"), ("tram lines", "transit")):
+                for lang in ("fi", "sv", "nb", "da", "en"):
+                    res = index.search(SearchRequest(query, k=1, mode=mode, languages=[lang]))
+                    assert res.results[0].document_id == f"{topic}-{lang}", (mode, query, lang)
+            res = index.search(SearchRequest("stormwater flooding", k=5, mode=mode))
+            assert {h.document_id.split("-")[0] for h in res.results} == {"stormwater"}, mode

@@ -1,0 +1,71 @@
+import math
+from pathlib import Path
+
+import pytest
+
+from search.evaluate import (
+    EvalQuery,
+    capped_recall,
+    doc_key,
+    document_ranking,
+    evaluate,
+    load_qrels,
+    load_queries,
+    mrr,
+    ndcg,
+    precision,
+    recall,
+)
+
+
+def test_doc_key_maps_text_twin_to_its_pdf():
+    assert doc_key("/x/fi_ohjelma_2011_text_twin.md") == "fi_ohjelma_2011.pdf"
+    assert doc_key("/x/fi_ohjelma_2011.pdf") == "fi_ohjelma_2011.pdf"
+
+
+def test_document_rank_is_rank_of_best_passage():
+    assert document_ranking(["/a/x.md", "/a/y.md", "/b/x.md", "z_text_twin.md", "z.pdf"]) == ["x.md", "y.md", "z.pdf"]
+
+
+def test_ndcg_hand_computed():
+    grades = {"a": 2, "b": 1}
+    # ranking b, c, a: dcg = 1/log2(2) + 0 + 3/log2(4) = 1 + 1.5; ideal = 3/1 + 1/log2(3)
+    expected = (1 + 3 / 2) / (3 + 1 / math.log2(3))
+    assert ndcg(["b", "c", "a"], grades) == pytest.approx(expected)
+    assert ndcg(["a", "b"], grades) == pytest.approx(1.0)
+    assert ndcg(["c"], {}) == 0.0
+
+
+def test_recall_mrr_precision():
+    grades = {"a": 2, "b": 1, "c": 2}
+    ranking = ["x", "b", "y", "a"]
+    assert recall(ranking, grades, 10) == pytest.approx(2 / 3)
+    assert recall(ranking, grades, 2) == pytest.approx(1 / 3)
+    assert mrr(ranking, grades) == pytest.approx(0.5)
+    assert precision(ranking, grades, 5) == pytest.approx(2 / 5)
+    assert capped_recall(ranking, grades, 10, 2) == pytest.approx(1 / 2)
+    many = {f"d{i}": 2 for i in range(20)}
+    assert capped_recall([f"d{i}" for i in range(10)], many, 10, 2) == pytest.approx(1.0)
+
+
+def test_evaluate_groups_by_language_and_cross_lingual(tmp_path: Path):
+    (tmp_path / "q.jsonl").write_text(
+        '{"id": "q1", "lang": "fi", "text": "a", "cross_lingual": true}\n'
+        '{"id": "q2", "lang": "sv", "text": "b", "cross_lingual": false}\n', encoding="utf-8")
+    (tmp_path / "qrels.tsv").write_text("q1 0 a.md 2\nq2 0 b.md 1\n", encoding="utf-8")
+    queries = load_queries(tmp_path / "q.jsonl")
+    qrels = load_qrels(tmp_path / "qrels.tsv")
+    runs = {"q1": ["/c/a.md"], "q2": ["/c/x.md", "/c/b.md"]}
+    (report,) = evaluate(queries, qrels, lambda q, mode: runs[q.qid], modes=["dense"])
+    assert report.groups["lang:fi"]["ndcg@10"] == pytest.approx(1.0)
+    assert report.groups["lang:sv"]["mrr@10"] == pytest.approx(0.5)
+    assert report.groups["cross-lingual"]["xl_recall@10"] == pytest.approx(1.0)
+    assert report.groups["all"]["queries"] == 2
+
+
+def test_bad_qrels_line_names_file_and_line(tmp_path: Path):
+    bad = tmp_path / "qrels.tsv"
+    bad.write_text("q1 0 a.md\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"qrels.tsv:1"):
+        load_qrels(bad)
+    assert EvalQuery("x", "y").lang == ""
