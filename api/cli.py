@@ -144,6 +144,141 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Documents, passages per language and theme, index size, model."""
+    from api.service import stats_json
+
+    with _open(index, with_model=False) as idx:
+        data = stats_json(idx)
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
+
+
+@app.command()
+def remove(
+    document_ids: Annotated[list[str], typer.Argument(help="Document ids (or unique id prefixes).",
+                                                      show_default=False)],
+    index: IndexOpt = None,
+) -> None:
+    """Remove documents from the index."""
+    with _open(index, with_model=False) as idx:
+        missing = []
+        for given in document_ids:
+            doc_id = _resolve_document_id(idx, given)
+            if doc_id is None or not idx.remove(doc_id):
+                missing.append(given)
+            else:
+                typer.echo(f"removed {doc_id}")
+    if missing:
+        _fail(f"no document with id {', '.join(missing)}")
+
+
+def _resolve_document_id(idx, given: str) -> str | None:
+    """A full id, or a prefix that names exactly one document (as `documents` prints them)."""
+    if idx.document(given) is not None:
+        return given
+    matches = [d.document_id for d in idx.documents(limit=100000) if d.document_id.startswith(given)]
+    if len(matches) > 1:
+        raise CliError(f"id prefix {given!r} is ambiguous ({len(matches)} documents)")
+    return matches[0] if matches else None
+
+
+@app.command("eval")
+def eval_(
+    queries: Annotated[Path, typer.Option("--queries", help="Queries JSONL: {id, text, lang, cross_lingual}.",
+                                          show_default=False)],
+    qrels: Annotated[Path, typer.Option("--qrels", help="TREC qrels: qid 0 docid grade.", show_default=False)],
+    mode: Annotated[str, typer.Option(help="Modes to evaluate, comma-separated.")] = "hybrid,dense,lexical",
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON report here.")] = None,
+) -> None:
+    """Score retrieval on judged queries: nDCG@10, Recall@10/@100, MRR@10, P@5, cross-lingual R@10."""
+    from search.evaluate import evaluate, format_table, load_qrels, load_queries, rank_with_index, to_json
+
+    modes = [m for m in (part.strip() for part in mode.split(",")) if m]
+    bad = [m for m in modes if m not in ("hybrid", "dense", "lexical")]
+    if bad or not modes:
+        _fail(f"--mode takes hybrid, dense and/or lexical, not {mode!r}", 2)
+    for path in (queries, qrels):
+        if not path.is_file():
+            _fail(f"no such file: {path}", 2)
+    try:
+        qs, judged = load_queries(queries), load_qrels(qrels)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    with _open(index) as idx:
+        reports = evaluate(qs, judged, rank_with_index(idx), modes=modes)
+    data = to_json(reports)
+    if out:
+        out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    if as_json:
+        _print_json(data)
+    else:
+        typer.echo(format_table(reports))
+
+
+@app.command()
+def similar(
+    document_id: Annotated[str | None, typer.Argument(help="Document id (or unique prefix).",
+                                                      show_default=False)] = None,
+    passage: Annotated[str | None, typer.Option("--passage", help="A passage id instead of a document.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="A file (not indexed) to compare.")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=200, help="How many results.")] = 10,
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Documents (or passages, with --passage) most similar to a document, passage or file, in any language."""
+    from api.service import as_dict
+
+    if sum(x is not None for x in (document_id, passage, file)) != 1:
+        _fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
+    with _open(index) as idx:
+        if passage is not None:
+            items = idx.similar_passages(passage, k=k)
+            if items is None:
+                raise CliError(f"no passage with id {passage!r}")
+        elif file is not None:
+            if not file.is_file():
+                raise CliError(f"no such file: {file}")
+            items = idx.similar_to_file(file, k=k)
+        else:
+            doc_id = _resolve_document_id(idx, document_id or "")
+            if doc_id is None:
+                raise CliError(f"no document with id {document_id!r}")
+            items = idx.similar_documents(doc_id, k=k)
+    data = {"results": [as_dict(item) for item in items]}
+    if as_json:
+        _print_json(data)
+        return
+    if not items:
+        typer.echo("No similar documents.")
+    for rank, item in enumerate(data["results"], start=1):
+        text = " ".join(item["text"].split())
+        typer.echo(f"{rank}. {item['title']} ({item['language']}, score {item['score']:.3f})\n   {item['source']}\n"
+                   f"   {text[:240] + ('…' if len(text) > 240 else '')}")
+
+
+@themes_app.command("list")
+def themes_list(
+    lang: Annotated[str, typer.Option(help="Label language: fi, sv, nb, da or en.")] = "en",
+    as_json: JsonOpt = False,
+) -> None:
+    """The themes of the taxonomy with their labels."""
+    from api.service import themes_json
+
+    data = themes_json(lang)
+    if as_json:
+        _print_json(data)
+        return
+    for theme in data["themes"]:
+        typer.echo(f"{theme['id']:24} {theme['label']}")
+
+
+@app.command()
 def serve(
     index: IndexOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,

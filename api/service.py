@@ -25,7 +25,7 @@ def open_index(index_dir: Path, settings: Settings | None = None, *, with_model:
 
     settings = settings or get_settings()
     embedder = get_embedder(settings) if with_model else None
-    return SearchIndex.open(index_dir, embedder=embedder, create=create)
+    return SearchIndex.open(index_dir, embedder=embedder, create=create, hnsw_threshold=settings.hnsw_threshold)
 
 
 def as_dict(obj: Any) -> Any:
@@ -90,3 +90,22 @@ def similar_documents_json(index: SearchIndex, document_id: str, k: int = 10) ->
     """Documents most similar to one document, in any language, the document itself excluded."""
     items = index.similar_documents(document_id, k=k)
     return {"document_id": document_id, "results": [as_dict(item) for item in items]}
+
+
+def stats_json(index: SearchIndex) -> dict[str, Any]:
+    return as_dict(index.stats().to_dict())
+
+
+def themes_json(lang: str | None = None) -> dict[str, Any]:
+    """The taxonomy's themes with labels and definitions in ``lang`` (English when unknown)."""
+    from ingest.records import normalize_language
+    from ingest.taxonomy import load_taxonomy
+
+    code = normalize_language(lang) or "en"
+    tax = load_taxonomy()
+    return {
+        "language": code,
+        "themes": [
+            {"id": t, "label": tax.label(t, code), "definition": tax.definition(t, code)} for t in tax.ids
+        ],
+    }

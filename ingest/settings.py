@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     index: Path = Field(default=Path(".nordsearch/index"))
     device: str = "cpu"
     batch_size: int = 32
+    # Past this many passages the vector index becomes approximate (HNSW); exact below it.
+    hnsw_threshold: int = 50_000
 
     # Passage splitting (words).
     passage_min_words: int = 80

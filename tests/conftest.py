@@ -13,3 +13,44 @@ def e5_model_dir() -> Path:
     from models import ensure_model
 
     return ensure_model()
+
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def nordsearch_cli() -> list[str]:
+    """The installed `nordsearch` command of this checkout's virtual environment."""
+    import sys
+
+    exe = Path(sys.executable).parent / "nordsearch"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "api.cli"]
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Path:
+    """corpus/ indexed once per test session by the real CLI with the real model; read-only for tests."""
+    import json
+    import os
+    import subprocess
+
+    index_dir = tmp_path_factory.mktemp("corpus-index") / "index"
+    report = index_dir.parent / "report.json"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(e5_model_dir)}
+    proc = subprocess.run(
+        [*nordsearch_cli(), "index", str(CORPUS), "--index", str(index_dir), "--quiet", "--report", str(report)],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["failed"] == 0 and data["indexed"] >= 15, data
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """The real public documents beside the checkout (read in place, never copied)."""
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip(f"{SHARED_CORPUS} is not there")
+    return SHARED_CORPUS

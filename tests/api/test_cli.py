@@ -1,0 +1,111 @@
+"""The `nordsearch` command, run as a user runs it: a real process, the real model, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, nordsearch_cli
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([*nordsearch_cli(), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+
+
+def test_help_is_fast_and_lists_commands():
+    started = time.monotonic()
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("index", "search", "documents", "serve", "stats", "remove", "themes"):
+        assert command in proc.stdout
+    # The bound is loose on purpose (loaded CI box); the real figure is in bench/bench_cli.py.
+    assert time.monotonic() - started < 5
+
+
+def test_help_imports_no_heavy_library():
+    code = ("import sys; sys.argv=['nordsearch','--help']\nimport api.cli\ntry:\n    api.cli.app()\n"
+            "except SystemExit:\n    pass\nheavy=[m for m in ('torch','numpy','faiss','sentence_transformers',"
+            "'spacy','lingua','pypdf','fastapi') if m in sys.modules]\nprint('HEAVY', heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_finnish_question_finds_swedish_passages(corpus_index: Path):
+    proc = run("search", "miten kaupungit ovat lisänneet pyöräilyä talvella?", "-k", "10", "--json",
+               "--index", str(corpus_index))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["query"].startswith("miten")
+    hits = data["results"]
+    assert len(hits) == 10
+    for hit in hits:
+        assert {"passage_id", "document_id", "title", "source", "language", "page", "text", "score"} <= set(hit)
+        assert Path(hit["source"]).exists()
+    swedish = [h for h in hits if h["language"] == "sv"]
+    assert swedish, [(h["language"], h["title"]) for h in hits]
+    assert any("cykl" in h["text"].lower() for h in swedish)
+
+
+def test_language_filter_and_documents(corpus_index: Path):
+    proc = run("search", "stormwater and cloudbursts", "--lang", "da,sv", "-k", "5", "--json",
+               "--index", str(corpus_index))
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)["results"]
+    assert hits and {h["language"] for h in hits} <= {"da", "sv"}
+
+    proc = run("documents", "--json", "--index", str(corpus_index))
+    docs = json.loads(proc.stdout)["documents"]
+    assert {d["language"] for d in docs} == {"fi", "sv", "nb", "da", "en"}
+    pdfs = [d for d in docs if d["format"] == "pdf"]
+    assert pdfs and all(d["pages"] >= 3 for d in pdfs)
+    assert all(d["passage_count"] > 0 for d in docs)
+
+
+def test_reindex_unchanged_folder_does_no_work(corpus_index: Path, tmp_path: Path):
+    report = tmp_path / "r.json"
+    proc = run("index", str(CORPUS), "--index", str(corpus_index), "--quiet", "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(report.read_text())
+    assert data["indexed"] == 0 and data["unchanged"] >= 15 and data["passages"] == 0
+
+
+def test_bad_file_is_reported_and_the_rest_indexed(tmp_path: Path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.md").write_text(
+        "# Vinterväghållning\n\nKommunen prioriterar cykelbanor vid snöröjning och sandning. "
+        "Huvudstråken plogas före klockan sju på morgonen, och sopsaltning används på de viktigaste "
+        "pendlingsstråken så att fler kan cykla året runt.\n", encoding="utf-8")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF garbage")
+    index_dir = tmp_path / "idx"
+    report = tmp_path / "report.json"
+    proc = run("index", str(folder), "--index", str(index_dir), "--quiet", "--report", str(report))
+    assert proc.returncode == 1
+    assert "broken.pdf" in proc.stderr
+    data = json.loads(report.read_text())
+    assert data["indexed"] == 1 and data["failed"] == 1
+    failed = [f for f in data["files"] if f["status"] == "failed"]
+    assert failed[0]["source"].endswith("broken.pdf") and failed[0]["reason"]
+
+    # The index is intact and searchable after the failure.
+    proc = run("search", "snöröjning cykel", "--json", "--index", str(index_dir))
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["results"][0]["source"].endswith("good.md")
+
+
+def test_usage_errors_exit_2_and_missing_index_is_one_line(tmp_path: Path):
+    proc = run("search", "x", "--mode", "nonsense", "--index", str(tmp_path))
+    assert proc.returncode == 2
+    proc = run("search", "x", "--index", str(tmp_path / "nothing"))
+    assert proc.returncode == 1
+    assert "no index at" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("index")
+    assert proc.returncode == 2

@@ -1,0 +1,72 @@
+"""The HTTP service over a real server on loopback, driven by httpx like any client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import httpx
+import pytest
+from conftest import nordsearch_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_health_ready_and_openapi(client: httpx.Client):
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/search" in spec["paths"] and "/documents/{document_id}" in spec["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_search_matches_cli_shape(client: httpx.Client, corpus_index):
+    q = "vinterväghållning av cykelbanor"
+    api = client.get("/search", params={"q": q, "k": 5}).json()
+    cli = subprocess.run([*nordsearch_cli(), "search", q, "-k", "5", "--json", "--index", str(corpus_index)],
+                         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    cli_data = json.loads(cli.stdout)
+    assert set(api) == set(cli_data)
+    assert [h["passage_id"] for h in api["results"]] == [h["passage_id"] for h in cli_data["results"]]
+    assert set(api["results"][0]) == set(cli_data["results"][0])
+
+
+def test_search_language_filter(client: httpx.Client):
+    data = client.get("/search", params={"q": "cycling in winter", "lang": "nb", "k": 3}).json()
+    assert data["results"] and all(h["language"] == "nb" for h in data["results"])
+
+
+def test_documents_and_document(client: httpx.Client):
+    docs = client.get("/documents").json()["documents"]
+    assert len(docs) >= 15
+    pdf = next(d for d in docs if d["format"] == "pdf")
+    one = client.get(f"/documents/{pdf['document_id']}").json()
+    assert one["title"] == pdf["title"]
+    assert one["passages"] and all(p["page_start"] >= 1 for p in one["passages"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "needle"),
+    [
+        ("/documents/does-not-exist", 404, "does-not-exist"),
+        ("/search?q=", 422, "q"),
+        ("/search?q=x&k=0", 422, "k"),
+        ("/search?q=x&mode=bogus", 422, "mode"),
+    ],
+)
+def test_errors_are_problem_json_naming_the_problem(client: httpx.Client, path: str, status: int, needle: str):
+    r = client.get(path)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and needle in body["detail"]
+
+
+def test_web_page_renders_grouped_results(client: httpx.Client):
+    r = client.get("/", params={"q": "skybrud og regnvand", "ui": "sv"})
+    assert r.status_code == 200
+    assert 'lang="sv"' in r.text and "Sök" in r.text
+    assert 'class="doc"' in r.text
+    r = client.get("/", headers={"Accept-Language": "fi-FI,fi;q=0.9,en;q=0.5"})
+    assert 'lang="fi"' in r.text and "Hae" in r.text
