@@ -1,0 +1,110 @@
+"""ingest_file: one file in, one IngestedFile (Document + Passages) out.
+
+A pure function of the file (and its sidecar): no index, no model, no global state other
+than cached language/sentence tools, so it can run in worker processes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ingest.extract import extract, format_for, get_extractor
+from ingest.language import detect_document_language
+from ingest.passages import split_passages
+from ingest.records import (
+    Document,
+    ExtractedDocument,
+    IngestedFile,
+    IngestError,
+    content_hash,
+    normalize_language,
+)
+from ingest.settings import Settings, get_settings
+from ingest.sidecar import read_sidecar
+
+_POOR_TITLE_RE = re.compile(
+    r"^(untitled|document|dokument|asiakirja|pöytäkirja|referat|\W*|\d+)$", re.IGNORECASE
+)
+
+
+def _good_title(title: str | None) -> bool:
+    return bool(title) and len(title) >= 3 and not _POOR_TITLE_RE.match(title.strip())
+
+
+def choose_title(extracted: str | None, sidecar: dict[str, Any], path: Path) -> str:
+    """Sidecar title, else the file's own title when it is meaningful, else the file stem."""
+    side = sidecar.get("title")
+    if isinstance(side, str) and side.strip():
+        return side.strip()
+    if extracted and _good_title(extracted):
+        return extracted.strip()
+    return path.stem.replace("_", " ").strip() or path.name
+
+
+def ingest_file(path: Path | str, settings: Settings | None = None) -> IngestedFile:
+    """Extract, describe and split one file. Raises IngestError when it cannot be ingested."""
+    settings = settings or get_settings()
+    path = Path(path)
+    source = str(path)
+    get_extractor(path)  # unsupported_format before reading a byte
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise IngestError(source, "corrupt_file", f"cannot read file: {exc}") from exc
+    if size > settings.max_file_bytes:
+        raise IngestError(source, "too_large", f"file is {size} bytes, limit is {settings.max_file_bytes}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(source, "corrupt_file", f"cannot read file: {exc}") from exc
+    document_id = content_hash(data)
+
+    warnings: list[str] = []
+    sidecar = read_sidecar(path, warnings)
+    try:
+        doc: ExtractedDocument = extract(path, data=data, max_bytes=settings.max_file_bytes)
+    except IngestError as exc:
+        if exc.code != "no_text_layer" or not settings.ocr:
+            raise
+        from ingest.extract.ocr import ocr_available, ocr_pdf
+
+        if not ocr_available():
+            raise
+        doc = ocr_pdf(path, data)  # raises no_text_layer itself when OCR reads nothing
+    warnings.extend(doc.warnings)
+
+    hint = normalize_language(sidecar.get("language")) or normalize_language(doc.metadata.get("language"))
+    hint = hint or normalize_language(str(doc.metadata.get("html_lang", ""))[:2])
+    language = detect_document_language(doc.text, hint=hint)
+    if language is None:
+        language = hint or "en"
+        warnings.append(f"language could not be detected; using {language!r}")
+
+    passages = split_passages(doc, document_id, language, settings)
+    if not passages:
+        raise IngestError(source, "empty", "the document has no indexable text")
+
+    metadata: dict[str, Any] = {k: v for k, v in doc.metadata.items() if k != "title"}
+    metadata.update(sidecar)
+    if doc.title:
+        metadata["extracted_title"] = doc.title
+    if hint and hint != language:
+        metadata["language_hint"] = hint
+    document = Document(
+        document_id=document_id,
+        source=source,
+        title=choose_title(doc.title, sidecar, path),
+        language=language,
+        format=format_for(path) or doc.format,
+        pages=len(doc.pages),
+        size_bytes=len(data),
+        content_hash=document_id,
+        metadata=metadata,
+        passage_count=len(passages),
+    )
+    return IngestedFile(document=document, passages=passages, warnings=warnings)
+
+
+__all__ = ["choose_title", "ingest_file"]
