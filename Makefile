@@ -17,7 +17,20 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install run test lint format bench corpus clean
 
-install: $(STAMP) $(MODEL)
+install: system-deps $(STAMP) $(MODEL)
+
+# Debian packages: Chromium for the web page's browser tests, Tesseract for scanned PDFs (optional OCR),
+# poppler-utils (pdftoppm) to feed it pages. Installed only when missing; skipped without apt/root.
+APT_PACKAGES := chromium tesseract-ocr tesseract-ocr-fin tesseract-ocr-swe tesseract-ocr-nor tesseract-ocr-dan poppler-utils
+.PHONY: system-deps
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (browser/OCR tests will be skipped)"; fi; \
+	fi
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
