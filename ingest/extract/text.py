@@ -69,11 +69,65 @@ def _looks_like_caps_heading(line: str) -> bool:
     )
 
 
+# Running headers / page numbers of text converted from PDF: a short line repeated this often.
+MIN_RUNNING_REPEATS = 5
+MAX_RUNNING_LINE_CHARS = 60
+_NOT_RUNNING_RE = re.compile(r"^\s*(?:#|\||>|[-*+•–]\s|\d{1,3}[.)]\s|!\[|```|~~~|\[)")
+_NUMBER_ONLY_RE = re.compile(r"^\s*[-–(\[]*\s*\d{1,4}\s*[-–)\]]*\s*$")
+
+
+def _looks_running(line: str) -> bool:
+    text = line.strip()
+    if not text or len(text) > MAX_RUNNING_LINE_CHARS or _NOT_RUNNING_RE.match(line):
+        return False
+    if _NUMBER_ONLY_RE.match(text):
+        return True  # a page number
+    return not text.endswith((".", "!", "?", ":", ";", ","))
+
+
+def remove_repeated_lines(lines: list[str]) -> tuple[list[str], int]:
+    """Drop running headers/footers and page numbers left in text converted from PDF.
+
+    A line goes only if (a) it is short, not Markdown structure (heading, table row, list item)
+    and not a sentence, (b) its key (case-folded, digits masked) occurs at least
+    MIN_RUNNING_REPEATS times, and (c) every line of its paragraph qualifies too, so a repeated
+    line inside real prose is kept. Headings that repeat a few times ("Background") are kept.
+    Returns the kept lines and the number removed.
+    """
+    from ingest.extract.pdf_layout import line_key
+
+    counts: dict[str, int] = {}
+    for line in lines:
+        if line.strip():
+            key = line_key(line)
+            counts[key] = counts.get(key, 0) + 1
+    running = [
+        bool(line.strip()) and counts[line_key(line)] >= MIN_RUNNING_REPEATS and _looks_running(line)
+        for line in lines
+    ]
+    drop = [False] * len(lines)
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].strip():
+            j += 1
+        if all(running[i:j]):
+            for k in range(i, j):
+                drop[k] = True
+        i = j
+    kept = [line for line, d in zip(lines, drop, strict=True) if not d]
+    return kept, sum(drop)
+
+
 def extract_txt(path: Path, data: bytes | None = None) -> ExtractedDocument:
     raw = _read(path, data)
     builder = TextBuilder()
     title: str | None = None
-    for chunk in _paragraphs(raw.split("\n")):
+    lines, removed = remove_repeated_lines(raw.split("\n"))
+    for chunk in _paragraphs(lines):
         # An underlined first line ("Title\n=====") is a heading; so is a short ALL CAPS line.
         if len(chunk) >= 2 and _TXT_UNDERLINE_RE.match(chunk[1]) and len(chunk[0].strip()) <= 120:
             level = 1 if chunk[1].strip().startswith("=") else 2
@@ -96,7 +150,9 @@ def extract_txt(path: Path, data: bytes | None = None) -> ExtractedDocument:
             builder.add_paragraph("\n".join(chunk))
     if title is None:
         title = _first_line_title(builder)
-    return builder.build(str(path), "txt", title=title)
+    return builder.build(
+        str(path), "txt", title=title, metadata={"removed_running_lines": removed} if removed else None
+    )
 
 
 def _first_line_title(builder: TextBuilder) -> str | None:
@@ -186,7 +242,7 @@ def extract_markdown(path: Path, data: bytes | None = None) -> ExtractedDocument
     raw = _read(path, data)
     front, body = _split_front_matter(raw)
     builder = TextBuilder()
-    lines = body.split("\n")
+    lines, removed = remove_repeated_lines(body.split("\n"))
     paragraph: list[str] = []
     block_lines: list[str] = []  # list items / table rows / code: line structure kept
     block_kind = ""
@@ -277,6 +333,8 @@ def extract_markdown(path: Path, data: bytes | None = None) -> ExtractedDocument
     flush()
 
     metadata = {k: v for k, v in front.items() if isinstance(v, str | int | float | bool)}
+    if removed:
+        metadata["removed_running_lines"] = removed
     title = metadata.get("title") if isinstance(metadata.get("title"), str) else None
     if not title and builder.headings:
         title = min(builder.headings, key=lambda h: (h.level, h.start)).text

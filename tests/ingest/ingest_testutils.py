@@ -69,3 +69,41 @@ def make_blank_pdf() -> bytes:
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def make_two_column_pdf(
+    left: list[str],
+    right: list[str],
+    heading: str | list[str] | None = None,
+    footer: str | None = None,
+    pages: int = 1,
+) -> bytes:
+    """A two-column text PDF (reportlab): ``left``/``right`` are the body lines of each column,
+    drawn line by line *interleaved* in the content stream (left line 1, right line 1, ...), so
+    only text positions tell the columns apart. ``heading`` is a larger bold line at the top
+    (a list: one per page)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    for n in range(1, pages + 1):
+        y = 770
+        title = heading[n - 1] if isinstance(heading, list) else heading
+        if title:
+            c.setFont("Helvetica-Bold", 16)
+            c.drawString(60, y, title)
+            y -= 34
+        c.setFont("Helvetica", 10)
+        for i in range(max(len(left), len(right))):
+            if i < len(left):
+                c.drawString(60, y, left[i])
+            if i < len(right):
+                c.drawString(310, y, right[i])
+            y -= 13
+        if footer:
+            c.setFont("Helvetica", 8)
+            c.drawString(60, 30, footer.replace("{n}", str(n)))
+        c.showPage()
+    c.save()
+    return buf.getvalue()

@@ -117,3 +117,46 @@ def test_real_txt_seed(shared_corpus: Path) -> None:
     doc = extract(shared_corpus / "sv_seed_000_hallbara_stader.txt")
     assert doc.title == "Vi samarbetar för hållbarare städer"
     assert "bl.a. inriktat" in doc.text
+
+
+# --- running headers left in text converted from PDF -------------------------------------------
+def test_markdown_repeated_page_headers_removed_but_repeated_headings_kept(tmp_path: Path) -> None:
+    parts = ["# Action plan", ""]
+    for n in range(1, 8):
+        parts += [
+            "Oslo / Climate Neutrality Action Plan",
+            "",
+            f"Paragraph {n} explains measure number {n} of the plan in some detail.",
+            "",
+            "Background" if n <= 3 else f"Section {n}",
+            "",
+            f"Text under heading {n}, with Oslo mentioned inside a real sentence.",
+            "",
+            str(n + 10),
+            "",
+        ]
+    path = tmp_path / "plan.md"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    doc = extract(path)
+    assert "Climate Neutrality Action Plan" not in doc.text
+    assert "\n17\n" not in f"\n{doc.text}\n" and "\n\n11\n\n" not in doc.text
+    assert doc.text.count("Background") == 3  # repeated 3 times: a real heading, kept
+    for n in range(1, 8):
+        assert f"Paragraph {n} explains measure number {n}" in doc.text
+    assert doc.metadata["removed_running_lines"] == 14
+
+
+def test_repeated_line_inside_prose_is_kept() -> None:
+    from ingest.extract.text import remove_repeated_lines
+
+    lines = []
+    for _ in range(6):
+        lines += ["Kivikoski", "jatkaa kaupunkiseudun yhteistyötä vuonna 2025 ja", "sen jälkeen.", ""]
+    kept, removed = remove_repeated_lines(lines)
+    assert removed == 0 and kept == lines
+
+
+def test_shared_corpus_markdown_running_header(shared_corpus: Path) -> None:
+    doc = extract(shared_corpus / "en_ccc_2030_climate_neutrality_action_plan_oslo.md")
+    assert doc.metadata["removed_running_lines"] > 50
+    assert doc.text.count("Climate Neutrality Action Plan") < 10

@@ -211,3 +211,58 @@ def test_passage_properties(
         assert p.char_end not in heading_ends, p.text[-60:]
     # Every non-space character of the document is in some passage.
     assert all(covered[m.start()] for m in re.finditer(r"\S", doc.text))
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        (
+            "da",
+            "Mødet starter kl. 16. Næste møde holdes i maj.",
+            ["Mødet starter kl. 16.", "Næste møde holdes i maj."],
+        ),
+        ("nb", "Møtet er kl. 10. Alle er velkomne.", ["Møtet er kl. 10.", "Alle er velkomne."]),
+        (
+            "sv",
+            "Vi bygger bostäder, skolor m.m. Nästa steg är detaljplanen.",
+            ["Vi bygger bostäder, skolor m.m.", "Nästa steg är detaljplanen."],
+        ),
+        (
+            "sv",
+            "Vi bygger bostäder och skolor osv. Sedan kommer vägarna.",
+            ["Vi bygger bostäder och skolor osv.", "Sedan kommer vägarna."],
+        ),
+        (
+            "da",
+            "Vi planter træer, buske mv. Derefter kommer vejene.",
+            ["Vi planter træer, buske mv.", "Derefter kommer vejene."],
+        ),
+        (
+            "fi",
+            "Rakennetaan kouluja, päiväkoteja jne. Seuraavaksi kaavoitetaan.",
+            ["Rakennetaan kouluja, päiväkoteja jne.", "Seuraavaksi kaavoitetaan."],
+        ),
+        (
+            "fi",
+            "Kaupunki, seutu ym. Toimijat sopivat asiasta.",
+            ["Kaupunki, seutu ym.", "Toimijat sopivat asiasta."],
+        ),
+        (
+            "en",
+            "Roads, parks etc. The next step is funding.",
+            ["Roads, parks etc.", "The next step is funding."],
+        ),
+        # Not sentence ends: an abbreviation or ordinal followed by lower case or a number.
+        ("da", "Mødet starter kl. 16 i rådhuset.", ["Mødet starter kl. 16 i rådhuset."]),
+        ("da", "Den 16. maj 2024 blev planen vedtaget.", ["Den 16. maj 2024 blev planen vedtaget."]),
+        ("sv", "Det gäller t.ex. Stockholm och Malmö.", ["Det gäller t.ex. Stockholm och Malmö."]),
+        ("sv", "Vi bygger skolor m.m. och förskolor.", ["Vi bygger skolor m.m. och förskolor."]),
+    ],
+)
+def test_sentence_ends_hidden_in_abbreviations_and_numbers(
+    language: str, text: str, expected: list[str]
+) -> None:
+    from ingest.sentences import sentence_spans_many, split_sentences
+
+    assert split_sentences(text, language) == expected
+    assert [[text[s:e] for s, e in spans] for spans in sentence_spans_many([text], language)] == [expected]

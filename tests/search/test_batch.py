@@ -1,0 +1,229 @@
+"""Batch indexing (search.batch.index_paths) with the real ingest pipeline and a fake embedder:
+incremental re-runs, replaced and pruned documents, per-file failures, interrupts, ignore files,
+exit codes and parallel extraction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from search_helpers import FakeEmbedder
+
+from search import SearchIndex
+from search.batch import BatchReport, FileOutcome, discover, index_paths, source_key
+
+TEXTS = {
+    "fi_hulevesi.txt": (
+        "Hulevesiohjelma\n\nKaupunki rakentaa viherkattoja ja sadepuutarhoja, jotta hulevedet imeytyvät "
+        "maahan eivätkä kuormita viemäriverkkoa. Rankkasateiden tulvareitit merkitään asemakaavoihin, "
+        "ja puistoja muotoillaan niin, että ne voivat varastoida vettä lyhyen aikaa."
+    ),
+    "sv_cykel.md": (
+        "# Vintercykling\n\nKommunen sopsaltar de viktigaste cykelstråken varje morgon före klockan sju. "
+        "Resultaten visar att antalet cyklister under vintern har ökat med en tredjedel sedan försöket "
+        "började, och att olyckorna på is har minskat tydligt."
+    ),
+    "nb_fortetting.txt": (
+        "Fortetting ved stasjoner\n\nKommunen skal bygge tett rundt jernbanestasjonene, med boliger og "
+        "arbeidsplasser innenfor gangavstand. Parkeringsnormen senkes, og nye boligprosjekter må vise "
+        "hvordan beboerne kan klare seg uten egen bil i hverdagen."
+    ),
+    "da_skybrud.md": (
+        "# Skybrudsplan\n\nKommunen anlægger skybrudsveje og grønne veje, som leder regnvandet væk fra "
+        "husene og ud i havnen. Parkerne bliver indrettet, så de kan rumme store mængder vand under et "
+        "skybrud, og bruges til leg og ophold resten af tiden."
+    ),
+    "en_partnership.txt": (
+        "State and city partnerships\n\nAgreements between the state and city regions tie public "
+        "transport investments to commitments on land use and housing. Regular follow-up with shared "
+        "indicators keeps both partners engaged over the whole agreement period."
+    ),
+}
+
+
+def _write_corpus(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in TEXTS.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        paths[name] = path
+    return paths
+
+
+def _doc_ids(index: SearchIndex) -> set[str]:
+    return {d.document_id for d in index.documents(limit=1000)}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> dict[str, Path]:
+    return _write_corpus(tmp_path / "docs")
+
+
+def _run(index_dir: Path, paths: list[Path], embedder: FakeEmbedder, **kwargs) -> BatchReport:
+    with SearchIndex.open(index_dir, embedder) as index:
+        return index_paths(index, paths, workers=kwargs.pop("workers", 1), **kwargs)
+
+
+def test_rerun_on_unchanged_folder_does_no_embedding(index_dir: Path, corpus: dict[str, Path]) -> None:
+    folder = next(iter(corpus.values())).parent
+    first = DocumentCountingEmbedder()
+    report = _run(index_dir, [folder], first)
+    assert report.count("indexed") == len(TEXTS) and report.exit_code == 0
+    assert first.documents == len(TEXTS)
+
+    again = FakeEmbedder()
+    report = _run(index_dir, [folder], again)
+    assert report.count("unchanged") == len(TEXTS) and report.count("indexed") == 0
+    assert again.calls == 0  # nothing was embedded
+    assert report.exit_code == 0
+
+
+def test_changed_file_replaces_its_passages(index_dir: Path, corpus: dict[str, Path]) -> None:
+    folder = corpus["fi_hulevesi.txt"].parent
+    embedder = FakeEmbedder()
+    _run(index_dir, [folder], embedder)
+    with SearchIndex.open(index_dir, embedder) as index:
+        before_ids = _doc_ids(index)
+        count = index.count_documents()
+        old_id = next(
+            d.document_id for d in index.documents(limit=100) if d.source.endswith("fi_hulevesi.txt")
+        )
+        old_passages = {p.passage_id for p in index.passages(old_id)}
+    assert old_passages
+
+    corpus["fi_hulevesi.txt"].write_text(
+        TEXTS["fi_hulevesi.txt"] + "\n\nUusi kappale: viherkatot ovat pakollisia uusissa kortteleissa.",
+        encoding="utf-8",
+    )
+    report = _run(index_dir, [folder], embedder)
+    assert report.count("indexed") == 1 and report.count("unchanged") == len(TEXTS) - 1
+    with SearchIndex.open(index_dir, embedder) as index:
+        assert index.count_documents() == count
+        after_ids = _doc_ids(index)
+        assert old_id not in after_ids and len(after_ids - before_ids) == 1
+        assert index.passages(old_id) == []
+        new_id = (after_ids - before_ids).pop()
+        new_passages = index.passages(new_id)
+        assert not old_passages & {p.passage_id for p in new_passages}
+        assert any("viherkatot ovat pakollisia" in p.text for p in new_passages)
+
+
+def test_prune_removes_documents_whose_files_are_gone(index_dir: Path, corpus: dict[str, Path]) -> None:
+    folder = corpus["sv_cykel.md"].parent
+    embedder = FakeEmbedder()
+    _run(index_dir, [folder], embedder)
+    corpus["sv_cykel.md"].unlink()
+
+    report = _run(index_dir, [folder], embedder)  # without prune: kept
+    assert report.count("removed") == 0
+    with SearchIndex.open(index_dir, embedder) as index:
+        assert index.count_documents() == len(TEXTS)
+
+    report = _run(index_dir, [folder], embedder, prune=True)
+    removed = [o for o in report.outcomes if o.status == "removed"]
+    assert [Path(o.source).name for o in removed] == ["sv_cykel.md"]
+    with SearchIndex.open(index_dir, embedder) as index:
+        assert index.count_documents() == len(TEXTS) - 1
+        assert not any(d.source.endswith("sv_cykel.md") for d in index.documents(limit=100))
+
+
+def test_corrupt_pdf_is_reported_and_the_rest_indexed(
+    index_dir: Path, corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = corpus["nb_fortetting.txt"].parent
+    bad = folder / "rapport.pdf"
+    bad.write_bytes(b"%PDF-1.4\n" + b"\x00garbage" * 50)
+    empty = folder / "tom.txt"
+    empty.write_text("", encoding="utf-8")
+    report = _run(index_dir, [folder], FakeEmbedder())
+    assert report.count("indexed") == len(TEXTS)
+    failed = {Path(o.source).name: o for o in report.failed}
+    assert set(failed) == {"rapport.pdf", "tom.txt"}
+    assert failed["rapport.pdf"].code == "corrupt_file" and failed["rapport.pdf"].reason
+    assert failed["tom.txt"].code == "empty"
+    assert report.exit_code == 1
+    # The JSON report (what --report writes) lists every failed file with its reason.
+    data = json.loads(json.dumps(report.to_dict()))
+    listed = {Path(f["source"]).name: f for f in data["files"] if f["status"] == "failed"}
+    assert listed["rapport.pdf"]["code"] == "corrupt_file" and listed["rapport.pdf"]["reason"]
+    assert data["failed"] == 2 and data["indexed"] == len(TEXTS)
+
+
+# One distinctive phrase per test document: tells document embeddings apart from any other
+# embedding the index may do (e.g. theme definitions).
+MARKERS = [text.split("\n\n", 1)[1][:30] for text in TEXTS.values()]
+
+
+class DocumentCountingEmbedder(FakeEmbedder):
+    """Counts the calls that embed passages of the test documents; raises KeyboardInterrupt
+    (a Ctrl-C) while embedding the ``interrupt_at``-th document."""
+
+    def __init__(self, interrupt_at: int | None = None) -> None:
+        super().__init__()
+        self.interrupt_at = interrupt_at
+        self.documents = 0
+
+    def embed_passages(self, texts: list[str]):
+        if any(m in t for t in texts for m in MARKERS):
+            self.documents += 1
+            if self.documents == self.interrupt_at:
+                raise KeyboardInterrupt
+        return super().embed_passages(texts)
+
+
+def test_interrupt_keeps_committed_documents_and_next_run_continues(
+    index_dir: Path, corpus: dict[str, Path]
+) -> None:
+    folder = corpus["da_skybrud.md"].parent
+    report = _run(index_dir, [folder], DocumentCountingEmbedder(interrupt_at=3))
+    assert report.interrupted and report.exit_code == 1
+    assert report.count("indexed") == 2
+    with SearchIndex.open(index_dir, FakeEmbedder()) as index:
+        assert index.count_documents() == 2  # the two committed documents survived
+
+    embedder = DocumentCountingEmbedder()
+    report = _run(index_dir, [folder], embedder)
+    assert report.count("unchanged") == 2 and report.count("indexed") == len(TEXTS) - 2
+    assert embedder.documents == len(TEXTS) - 2  # only the remaining documents were embedded
+    assert report.exit_code == 0
+    with SearchIndex.open(index_dir, embedder) as index:
+        assert index.count_documents() == len(TEXTS)
+
+
+def test_nordsearchignore_honoured(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    _write_corpus(folder)
+    (folder / "src").mkdir()
+    (folder / "src" / "draft.md").write_text("# Draft\n\nNot a document.", encoding="utf-8")
+    (folder / "README.md").write_text("# Readme\n\nAbout this folder.", encoding="utf-8")
+    (folder / "notes.txt.json").write_text("{}", encoding="utf-8")  # a sidecar, never a document
+    (folder / ".nordsearchignore").write_text("# comments are fine\nsrc/\nREADME.md\n", encoding="utf-8")
+    files, errors = discover([folder])
+    assert not errors
+    assert sorted(p.name for p in files) == sorted(TEXTS)
+
+
+def test_exit_codes() -> None:
+    ok = BatchReport(outcomes=[FileOutcome("/a.txt", "indexed"), FileOutcome("/b.txt", "unchanged")])
+    assert ok.exit_code == 0
+    some_failed = BatchReport(outcomes=[*ok.outcomes, FileOutcome("/c.pdf", "failed", code="corrupt_file")])
+    assert some_failed.exit_code == 1
+    assert BatchReport(interrupted=True).exit_code == 1
+    files, errors = discover([Path("/no/such/folder")])
+    assert not files and errors[0].code == "not_found"
+
+
+def test_parallel_extraction_with_two_workers(index_dir: Path, corpus: dict[str, Path]) -> None:
+    folder = corpus["en_partnership.txt"].parent
+    (folder / "broken.pdf").write_bytes(b"not a pdf at all")
+    embedder = FakeEmbedder()
+    report = _run(index_dir, [folder], embedder, workers=2)
+    assert report.count("indexed") == len(TEXTS)
+    assert [Path(o.source).name for o in report.failed] == ["broken.pdf"]
+    with SearchIndex.open(index_dir, embedder) as index:
+        sources = {d.source for d in index.documents(limit=100)}
+        languages = {Path(d.source).name[:2]: d.language for d in index.documents(limit=100)}
+    assert sources == {source_key(p) for p in corpus.values()}
+    assert languages == {"fi": "fi", "sv": "sv", "nb": "nb", "da": "da", "en": "en"}
