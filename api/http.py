@@ -7,15 +7,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import schemas
+from api.auth import KeyRing, require_read, require_read_web
 from api.service import document_json, documents_json, open_index, search_json, split_csv
 from ingest.settings import Settings, get_settings
 
 PROBLEM = "application/problem+json"
+WEB_PATHS = ("/view/", "/similar/")  # with "/" itself: the web page's routes
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -24,18 +28,23 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 
 
 class IndexHolder:
-    """The open index and the lock that serialises access to it."""
+    """The open index and the lock that serialises access to it (see api.jobs for how writes share it)."""
 
     def __init__(self, index_dir: Path, settings: Settings) -> None:
         self.index_dir = index_dir
         self.settings = settings
         self.lock = threading.RLock()
         self.index = None
+        self.embedder = None
         self.error: str | None = None
 
     def load(self) -> None:
         try:
-            self.index = open_index(self.index_dir, self.settings, create=True)
+            from api.jobs import PrefetchEmbedder
+            from search.embedder import get_embedder
+
+            self.embedder = PrefetchEmbedder(get_embedder(self.settings))
+            self.index = open_index(self.index_dir, self.settings, create=True, embedder=self.embedder)
         except Exception as exc:  # reported by /ready and every index route, not a crash loop
             self.error = f"{type(exc).__name__}: {exc}"
 
@@ -48,67 +57,124 @@ class IndexHolder:
 def create_app(index_dir: Path | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     holder = IndexHolder(Path(index_dir or settings.index), settings)
+    from api.jobs import JobManager
+    from api.roots import parse_roots
+
+    jobs = JobManager(holder, workers=settings.workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         holder.load()
         yield
+        jobs.stop()
         if holder.index is not None:
-            holder.index.close()
+            with holder.lock:
+                holder.index.close()
 
     app = FastAPI(
         title="nordsearch",
         version="0.1.0",
-        description="Multilingual search over Nordic urban-planning documents (fi, sv, nb, da, en).",
+        description=(
+            "Multilingual search over Nordic urban-planning documents (fi, sv, nb, da, en).\n\n"
+            "**Keys.** Writes (uploads, deletes, jobs) need a key from `NORDSEARCH_API_KEYS` when keys are "
+            "configured; reads need one when `NORDSEARCH_READ_KEYS` is set. Send it as `X-API-Key: KEY` or "
+            "`Authorization: Bearer KEY`. No key: 401; a wrong or read-only key: 403.\n\n"
+            "**Errors** are RFC 7807 `application/problem+json` documents whose `detail` names what was wrong.\n\n"
+            "**Indexing.** `POST /documents` uploads files (small uploads answer when indexed, larger ones "
+            "become a job: 202 + `Location: /jobs/{id}`); `POST /jobs` indexes folders inside "
+            "`NORDSEARCH_INDEX_ROOTS`. Searches go on meanwhile and see whole documents only."
+        ),
         lifespan=lifespan,
     )
     app.state.holder = holder
+    app.state.jobs = jobs
+    app.state.keyring = KeyRing.from_settings(settings)
+    read = [Depends(require_read)]
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        from api.web_auth import key_page, wants_html
+
+        if exc.status_code in (401, 403) and wants_html(request) and (
+            request.url.path == "/" or request.url.path.startswith(WEB_PATHS)
+        ):
+            return key_page(request, exc.status_code, str(exc.detail))
         titles = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                  405: "Method Not Allowed", 413: "Content Too Large", 415: "Unsupported Media Type",
-                  503: "Service Unavailable"}
-        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
+                  405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+                  415: "Unsupported Media Type", 422: "Unprocessable Content", 503: "Service Unavailable"}
+        response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
+        for name, value in (getattr(exc, "headers", None) or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "body")), "message": e["msg"]}
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "body")),
+             "message": e["msg"] + (f" (got {e['input']!r})" if isinstance(e.get("input"), str | int | float)
+                                    and len(str(e["input"])) <= 80 else "")}
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "Invalid request", detail, errors=errors)
 
-    @app.get("/health", tags=["service"], summary="Liveness")
+    @app.get("/health", tags=["service"], summary="Liveness", response_model=schemas.Health)
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["service"], summary="Readiness: the index is loaded")
+    @app.get("/ready", tags=["service"], summary="Readiness: the index is loaded", response_model=schemas.Ready,
+             responses=schemas.problems(503))
     def ready() -> JSONResponse:
         if holder.index is None:
             return problem(503, "Service Unavailable", f"index not loaded: {holder.error or 'starting'}")
         return JSONResponse({"status": "ready", "index": str(holder.index_dir)})
 
-    @app.get("/search", tags=["search"], summary="Search passages with a question in any language")
+    @app.get("/search", tags=["search"], summary="Search passages with a question in any language",
+             dependencies=read, response_model=schemas.SearchResult, responses=schemas.problems(401, 403, 422, 503))
     def search(
         q: Annotated[str, Query(min_length=1, max_length=2000, description="Question or keywords.")],
         k: Annotated[int, Query(ge=1, le=200)] = 10,
         offset: Annotated[int, Query(ge=0, le=10000)] = 0,
         mode: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
-        lang: Annotated[list[str] | None, Query(description="Languages, e.g. fi,sv")] = None,
+        lang: Annotated[list[schemas.Lang] | None, Query(description="Languages, e.g. fi,sv")] = None,
         theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
+        group: Annotated[str, Query(pattern="^(passage|document)$",
+                                    description="document: one result per document with its best passages")] = "passage",
     ) -> dict[str, Any]:
-        with holder.lock:
-            return search_json(holder.get(), q, k=k, offset=offset, mode=mode, languages=split_csv(lang),
-                               themes=split_csv(theme))
+        try:
+            with holder.lock:
+                return search_json(holder.get(), q, k=k, offset=offset, mode=mode, languages=split_csv(lang),
+                                   themes=split_csv(theme), group=group)
+        except ValueError as exc:  # e.g. an unknown language: name it
+            raise HTTPException(422, str(exc)) from None
 
-    @app.get("/documents", tags=["documents"], summary="The indexed documents")
-    def documents() -> dict[str, Any]:
-        with holder.lock:
-            return documents_json(holder.get())
+    @app.get("/documents", tags=["documents"], summary="The indexed documents, paged and filterable",
+             dependencies=read, response_model=schemas.DocumentList, responses=schemas.problems(401, 403, 422, 503))
+    def documents(
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        lang: Annotated[list[schemas.Lang] | None, Query(description="Document languages, e.g. fi,sv")] = None,
+        format: Annotated[list[str] | None, Query(description="pdf, html, docx, txt, md")] = None,
+        theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
+        city: Annotated[list[str] | None, Query(description="Metadata city")] = None,
+        country: Annotated[list[str] | None, Query(description="Metadata country")] = None,
+        year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
+        year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
+    ) -> dict[str, Any]:
+        from search.filters import DocumentFilter
 
-    @app.get("/documents/{document_id}", tags=["documents"], summary="One document with its passages")
+        try:
+            filters = DocumentFilter(
+                languages=split_csv(lang) or [], formats=split_csv(format) or [], themes=split_csv(theme) or [],
+                cities=split_csv(city) or [], countries=split_csv(country) or [], year_from=year_from,
+                year_to=year_to)
+        except ValueError as exc:
+            raise HTTPException(422, f"lang: {exc}") from None
+        with holder.lock:
+            return documents_json(holder.get(), filters=filters, limit=limit, offset=offset)
+
+    @app.get("/documents/{document_id}", tags=["documents"], summary="One document with its passages",
+             dependencies=read, response_model=schemas.DocumentDetail, responses=schemas.problems(401, 403, 404, 503))
     def document(document_id: str) -> dict[str, Any]:
         with holder.lock:
             idx = holder.get()
@@ -123,13 +189,58 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
             ]
             return data
 
+    @app.get("/documents/{document_id}/similar", tags=["similar"], dependencies=read,
+             responses=schemas.problems(401, 403, 404, 422, 503),
+             summary="Documents most similar to one document, in any language (itself excluded)")
+    def similar_documents(document_id: str, k: Annotated[int, Query(ge=1, le=200)] = 10) -> dict[str, Any]:
+        from api.service import similar_documents_json
+
+        with holder.lock:
+            idx = holder.get()
+            if idx.document(document_id) is None:
+                raise HTTPException(404, f"no document with id {document_id!r}")
+            return similar_documents_json(idx, document_id, k=k)
+
+    @app.post("/similar", tags=["similar"], summary="Documents or passages most similar to a text",
+              dependencies=read, responses=schemas.problems(401, 403, 404, 422, 503))
+    def similar_text(body: SimilarBody) -> dict[str, Any]:
+        from api.service import similar_text_json
+
+        with holder.lock:
+            idx = holder.get()
+            if body.exclude_document and idx.document(body.exclude_document) is None:
+                raise HTTPException(404, f"no document with id {body.exclude_document!r}")
+            return similar_text_json(idx, body.text, k=body.k, exclude_document=body.exclude_document,
+                                     passages=body.passages)
+
     from fastapi.staticfiles import StaticFiles
 
+    from api.routes import BodyLimit, extra_routes
     from api.web import web_router
 
-    app.include_router(web_router(holder))
+    app.include_router(extra_routes(holder, jobs, settings, parse_roots(settings.index_roots)))
+    app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
+    app.include_router(web_router(holder), dependencies=[Depends(require_read_web)])
+    from api.web_auth import key_router
+
+    app.include_router(key_router())
+    from api.auth import document_security
+    from api.routes import WRITE_OPERATIONS
+
+    document_security(app, WRITE_OPERATIONS)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
+
+
+class SimilarBody(BaseModel):
+    """POST /similar: a raw text (a case description, a paragraph of a plan) in any language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=200_000)
+    k: schemas.Int = Field(default=10, ge=1, le=200)  # not true/false (found by schemathesis)
+    passages: StrictBool = Field(default=False, description="Return passages instead of documents.")
+    exclude_document: str | None = Field(default=None, description="A document id to leave out.")
 
 
 def _as_plain(obj: Any) -> dict[str, Any]:

@@ -19,12 +19,13 @@ def resolve_index_dir(index: Path | str | None, settings: Settings | None = None
 
 
 def open_index(index_dir: Path, settings: Settings | None = None, *, with_model: bool = True,
-               create: bool = True) -> SearchIndex:
+               create: bool = True, embedder: Any = None) -> SearchIndex:
     from search.embedder import get_embedder
     from search.index import SearchIndex
 
     settings = settings or get_settings()
-    embedder = get_embedder(settings) if with_model else None
+    if embedder is None:
+        embedder = get_embedder(settings) if with_model else None
     return SearchIndex.open(index_dir, embedder=embedder, create=create, hnsw_threshold=settings.hnsw_threshold)
 
 
@@ -49,7 +50,8 @@ def split_csv(value: str | list[str] | None) -> list[str] | None:
 
 
 HIT_FIELDS = ("passage_id", "document_id", "title", "source", "language", "page", "page_end", "section",
-              "text", "score", "themes")
+              "text", "score", "themes", "snippet", "highlights", "best_sentence", "best_sentence_span",
+              "duplicates", "passages")
 
 
 def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
@@ -61,13 +63,18 @@ def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
     results = []
     for hit in response.results:
         data = as_dict(hit)
-        results.append({key: data.get(key) for key in HIT_FIELDS})
+        row = {key: data.get(key) for key in HIT_FIELDS}
+        row["passages"] = [{key: p.get(key) for key in HIT_FIELDS if key != "passages"}
+                           for p in row.get("passages") or []]
+        results.append(row)
     return {
         "query": q,
         "mode": request.mode,
         "k": request.k,
         "offset": request.offset,
         "total": getattr(response, "total", len(results)),
+        "group": request.group,
+        "has_more": getattr(response, "has_more", False),
         "results": results,
     }
 
@@ -81,9 +88,11 @@ def document_json(doc: Any) -> dict[str, Any]:
     return {key: data.get(key) for key in DOC_FIELDS}
 
 
-def documents_json(index: SearchIndex, **filters: Any) -> dict[str, Any]:
-    docs = index.documents(**filters)
-    return {"documents": [document_json(d) for d in docs]}
+def documents_json(index: SearchIndex, filters: Any = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """A page of documents (sorted by title) with the total for paging; `documents --json` and GET /documents."""
+    docs = index.documents(filters, limit=limit, offset=offset)
+    return {"documents": [document_json(d) for d in docs], "total": index.count_documents(filters),
+            "limit": limit, "offset": offset}
 
 
 def similar_documents_json(index: SearchIndex, document_id: str, k: int = 10) -> dict[str, Any]:
@@ -92,8 +101,43 @@ def similar_documents_json(index: SearchIndex, document_id: str, k: int = 10) ->
     return {"document_id": document_id, "results": [as_dict(item) for item in items]}
 
 
+def similar_text_json(index: SearchIndex, text: str, k: int = 10, exclude_document: str | None = None,
+                      passages: bool = False) -> dict[str, Any]:
+    """Documents (or passages) most similar to a raw text, in any language."""
+    items = index.similar_to_text(text, k=k, exclude_document=exclude_document, passages=passages)
+    return {"results": [as_dict(item) for item in items]}
+
+
+def theme_counts(index: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """(passages per theme, documents per theme) from the store, read through its own read-only
+    connection (WAL: a consistent snapshot, never blocking the writer)."""
+    import sqlite3
+
+    from search.index import STORE_FILE
+
+    path = Path(index.path) / STORE_FILE
+    if not path.exists():
+        return {}, {}
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        passages = conn.execute(
+            "SELECT j.value, count(*) FROM passages p, json_each(p.themes) j GROUP BY j.value ORDER BY 2 DESC, 1"
+        ).fetchall()
+        documents = conn.execute(
+            "SELECT j.value, count(DISTINCT p.document_id) FROM passages p, json_each(p.themes) j "
+            "GROUP BY j.value ORDER BY 2 DESC, 1"
+        ).fetchall()
+    finally:
+        conn.close()
+    return {str(k): int(v) for k, v in passages}, {str(k): int(v) for k, v in documents}
+
+
 def stats_json(index: SearchIndex) -> dict[str, Any]:
-    return as_dict(index.stats().to_dict())
+    """`nordsearch stats --json` and GET /stats: the index's stats plus passages/documents per theme."""
+    data = as_dict(index.stats().to_dict())
+    if "passages_by_theme" not in data:
+        data["passages_by_theme"], data["documents_by_theme"] = theme_counts(index)
+    return data
 
 
 def themes_json(lang: str | None = None) -> dict[str, Any]:

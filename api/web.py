@@ -46,6 +46,31 @@ def highlight(text: str, query: str) -> str:
     return "".join(out)
 
 
+def snippet_html(hit: dict[str, Any]) -> str:
+    """The search's snippet as HTML: matched terms in <mark>, the best sentence in <span class="best">.
+    Spans come from the search (same analysis as BM25), so the page never guesses what matched."""
+    text = hit["snippet"]
+    opens: dict[int, list[str]] = {}
+    closes: dict[int, list[str]] = {}
+    best = hit.get("best_sentence_span")
+    if best:
+        opens.setdefault(best[0], []).append('<span class="best">')
+        closes.setdefault(best[1], []).append("</span>")
+    for start, end in hit.get("highlights") or []:
+        if best and start < best[1] < end:  # never let a mark straddle the best-sentence boundary
+            end = best[1]
+        opens.setdefault(start, []).append("<mark>")
+        closes.setdefault(end, []).insert(0, "</mark>")
+    out, last = [], 0
+    for pos in sorted(set(opens) | set(closes)):
+        out.append(html.escape(text[last:pos]))
+        out.extend(closes.get(pos, []))
+        out.extend(opens.get(pos, []))
+        last = pos
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
 def group_hits(hits: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
     """Hits (best first) -> documents in the order of their best hit, each with its hits."""
     groups: dict[str, dict[str, Any]] = {}
@@ -55,7 +80,9 @@ def group_hits(hits: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
             "themes": [], "hits": [],
         })
         hit = dict(hit)
-        hit["snippet_html"] = hit.get("snippet_html") or highlight(_shorten(hit["text"]), query)
+        hit["snippet_html"] = hit.get("snippet_html") or (
+            snippet_html(hit) if hit.get("snippet") else highlight(_shorten(hit["text"]), query)
+        )
         g["hits"].append(hit)
         for th in hit.get("themes") or []:
             if th not in g["themes"]:

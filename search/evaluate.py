@@ -12,6 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from search.index import SearchIndex
 
 TWIN_SUFFIX = "_text_twin.md"
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "p@5")
@@ -165,3 +169,15 @@ def format_table(reports: list[ModeReport]) -> str:
 
 def to_json(reports: list[ModeReport]) -> dict:
     return {rep.mode: {"groups": rep.groups, "per_query": rep.per_query} for rep in reports}
+
+
+def rank_with_index(index: SearchIndex, k: int = 100) -> Callable[[EvalQuery, str], list[str]]:
+    """A ``rank`` for ``evaluate`` that runs the product's own search: documents (group="document",
+    so each document's rank is its best passage's) without snippets, which scoring never reads."""
+    from search.query import SearchRequest
+
+    def rank(query: EvalQuery, mode: str) -> list[str]:
+        request = SearchRequest(q=query.text, k=k, mode=mode, group="document", snippets=False)  # type: ignore[arg-type]
+        return [hit.source for hit in index.search(request).results]
+
+    return rank

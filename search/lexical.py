@@ -66,8 +66,8 @@ def finnish_fold(stem: str) -> str:
     return s
 
 
-def _word_terms(word: str, language: str) -> list[str]:
-    """Index/query terms for one surface word in one language ([] for a stopword)."""
+def word_terms(word: str, language: str) -> list[str]:
+    """Index/query terms for one lowercased surface word in one language ([] for a stopword)."""
     if word in STOPWORDS[language]:
         return []
     if word.isdigit():
@@ -85,7 +85,7 @@ def analyze(text: str, language: str | None) -> list[str]:
     lang = normalize_language(language) or "en"
     terms: list[str] = []
     for word in tokenize(text):
-        terms.extend(_word_terms(word, lang))
+        terms.extend(word_terms(word, lang))
     return terms
 
 
@@ -100,7 +100,7 @@ def analyze_query(text: str, languages: tuple[str, ...] = LANGUAGES) -> list[str
     seen: dict[str, None] = {}
     for word in tokenize(text):
         for lang in languages:
-            for term in _word_terms(word, lang):
+            for term in word_terms(word, lang):
                 seen.setdefault(term, None)
     return list(seen)
 
@@ -110,3 +110,25 @@ def fts_match_expression(terms: list[str]) -> str | None:
     as FTS5 syntax (AND/OR/NOT, parentheses, "*", column filters ":"). None when nothing is left."""
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms if t]
     return " OR ".join(quoted) if quoted else None
+
+
+def query_word_variants(text: str, languages: tuple[str, ...] = LANGUAGES) -> list[frozenset[str]]:
+    """Per distinct query word (stopwords in every language dropped), its terms under every
+    language's analysis: a word counts as matched in a passage when any variant is there."""
+    out: list[frozenset[str]] = []
+    seen: set[str] = set()
+    for word in tokenize(text):
+        if word in seen:
+            continue
+        seen.add(word)
+        variants = frozenset(t for lang in languages for t in word_terms(word, lang))
+        if variants:
+            out.append(variants)
+    return out
+
+
+def coverage(words: list[frozenset[str]], passage_terms: set[str]) -> float:
+    """Share of the query's words matched by a passage's analysed terms (0 when the query has none)."""
+    if not words:
+        return 0.0
+    return sum(1 for variants in words if variants & passage_terms) / len(words)

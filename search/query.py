@@ -8,9 +8,12 @@ from typing import Any, Literal
 from search.filters import PassageFilter
 
 Mode = Literal["hybrid", "dense", "lexical"]
-Fusion = Literal["weighted", "rrf"]
+Fusion = Literal["coverage", "weighted", "rrf"]
+Group = Literal["passage", "document"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
-FUSIONS: tuple[str, ...] = ("weighted", "rrf")
+FUSIONS: tuple[str, ...] = ("coverage", "weighted", "rrf")
+GROUPS: tuple[str, ...] = ("passage", "document")
+MAX_PASSAGES_PER_DOCUMENT = 10
 MAX_K = 200
 MAX_QUERY_CHARS = 2000
 
@@ -28,11 +31,35 @@ class SearchRequest:
     countries: list[str] | None = None  # document metadata "country" (case-insensitive)
     year_from: int | None = None  # document metadata "year", inclusive
     year_to: int | None = None
-    # Hybrid fusion. "weighted" = dense score + lexical_weight * BM25 normalised to [0, 1] by the
-    # best lexical hit; dense leads because BM25 cannot cross languages. "rrf" = reciprocal rank fusion.
-    fusion: Fusion = "weighted"
-    lexical_weight: float = 0.3
+    # Hybrid fusion (see search.fusion). "coverage" = dense score + lexical_weight * BM25 scaled to
+    # [0, 1] by the best lexical hit * the share of query words the passage matched; "weighted" =
+    # the same without the coverage factor; "rrf" = reciprocal rank fusion with constant rrf_k.
+    fusion: Fusion = "coverage"
+    lexical_weight: float = 0.1
     rrf_k: int = 60
+    # language_merge: dense decides which passage language fills each rank, fusion only reorders
+    # passages within a language (lexical matching cannot cross languages, so it must not decide
+    # between them).
+    language_merge: bool = True
+    # standardise dense similarities per passage language before merging the languages (removes
+    # the model's preference for the query's own language; see SearchIndex._dense_balanced)
+    balance_languages: bool = False
+    # dense pseudo-relevance feedback: add feedback_weight * the mean vector of the top
+    # ``feedback`` passages to the query before the final dense search (0 = off)
+    feedback: int = 0
+    feedback_weight: float = 0.5
+    # add document_weight * (mean of the document's 3 best passage scores) to each passage
+    document_weight: float = 0.0
+    # "document": one result per document (its best passage), with up to passages_per_document
+    # of its best passages under ``passages``; k and offset then count documents.
+    group: Group = "passage"
+    passages_per_document: int = 3
+    # Snippet, highlighted terms and best sentence for each returned hit (costs one small
+    # embedding call per page; evaluation turns it off).
+    snippets: bool = True
+    # Collapse passages whose text is the same (or nearly: cosine >= DUPLICATE_COSINE) as a
+    # better-ranked one, e.g. the same paragraph in two reports.
+    collapse_duplicates: bool = True
 
     def __post_init__(self) -> None:
         self.q = (self.q or "").strip()
@@ -52,6 +79,14 @@ class SearchRequest:
             raise ValueError("lexical_weight must be >= 0")
         if self.rrf_k < 1:
             raise ValueError("rrf_k must be >= 1")
+        if not 0 <= self.feedback <= 50:
+            raise ValueError("feedback must be between 0 and 50")
+        if self.feedback_weight < 0 or self.document_weight < 0:
+            raise ValueError("feedback_weight and document_weight must be >= 0")
+        if self.group not in GROUPS:
+            raise ValueError(f"group must be one of {', '.join(GROUPS)}")
+        if not 1 <= self.passages_per_document <= MAX_PASSAGES_PER_DOCUMENT:
+            raise ValueError(f"passages_per_document must be between 1 and {MAX_PASSAGES_PER_DOCUMENT}")
         self.filter()  # validate languages early (raises ValueError on an unknown one)
 
     def filter(self) -> PassageFilter:
@@ -75,6 +110,32 @@ class SearchHit:
     text: str
     score: float
     themes: list[str] = field(default_factory=list)
+    snippet: str = ""  # the text shortened around the best sentence (plain text)
+    highlights: list[list[int]] = field(default_factory=list)  # [start, end) of matched terms in snippet
+    best_sentence: str = ""  # the sentence that best answers the query (any language)
+    best_sentence_span: list[int] | None = None  # [start, end) of best_sentence in snippet
+    # ids of passages with the same text elsewhere (collapsed into this hit)
+    duplicates: list[str] = field(default_factory=list)
+    # group="document": this document's best passages (this hit's own first), each a SearchHit
+    passages: list[SearchHit] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class SimilarItem:
+    """A document (or passage) similar to a given one: its best matching passage and a cosine score."""
+
+    document_id: str
+    title: str
+    source: str
+    language: str
+    score: float
+    text: str  # the best matching passage
+    passage_id: str
+    page: int | None = None
+    section: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +147,8 @@ class SearchResponse:
     mode: str
     total: int  # passages eligible under the filters (lexical mode: passages matching any term)
     results: list[SearchHit]
+    group: str = "passage"
+    has_more: bool = False  # another page exists after this one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -241,6 +241,16 @@ class Store:
             name, dim = self._meta("model"), self._meta("dimension")
         return (name, int(dim)) if name is not None and dim is not None else None
 
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            return self._meta(key)
+
+    def put_meta(self, key: str, value: str) -> None:
+        """Store a derived value (e.g. language offsets). Does not bump the generation: it changes
+        no document, passage or vector."""
+        with self.transaction():
+            self._set_meta(key, value)
+
     def set_model(self, name: str, dimension: int) -> None:
         with self.transaction():
             current = self.model()
@@ -428,6 +438,46 @@ class Store:
             (document_id,),
         )
         return [_passage_from_row(r) for r in rows]
+
+    def passage_info(self, vector_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """{vector id: (document_id, language)} - the light lookup grouping and centring need."""
+        out: dict[int, tuple[str, str]] = {}
+        ids = [int(i) for i in vector_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._query(
+                f"SELECT rowid, document_id, language FROM passages WHERE rowid IN ({marks})", chunk
+            ):
+                out[int(r[0])] = (r[1], r[2])
+        return out
+
+    def lexical_terms(self, vector_ids: Sequence[int]) -> dict[int, str]:
+        """{vector id: the analysed terms stored for BM25} (space-separated)."""
+        out: dict[int, str] = {}
+        ids = [int(i) for i in vector_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._query(f"SELECT rowid, lexical FROM passages WHERE rowid IN ({marks})", chunk):
+                out[int(r[0])] = r[1]
+        return out
+
+    def vector_id_of(self, passage_id: str) -> int | None:
+        rows = self._query("SELECT rowid FROM passages WHERE passage_id = ?", (passage_id,))
+        return int(rows[0][0]) if rows else None
+
+    def vector_ids_of(self, document_id: str) -> list[int]:
+        rows = self._query("SELECT rowid FROM passages WHERE document_id = ? ORDER BY ordinal", (document_id,))
+        return [int(r[0]) for r in rows]
+
+    def passage_documents(self) -> tuple[np.ndarray, list[str], list[str]]:
+        """(vector ids, document ids, languages) of every passage, in id order."""
+        import numpy as np
+
+        rows = self._query("SELECT rowid, document_id, language FROM passages ORDER BY rowid")
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, [r[1] for r in rows], [r[2] for r in rows]
 
     def passage_count(self) -> int:
         return int(self._query("SELECT count(*) FROM passages")[0][0])

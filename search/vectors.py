@@ -45,6 +45,9 @@ class Manifest:
     # HNSW cannot delete: removed passages stay in vectors.faiss, masked out at search time.
     # Their ids are listed here; a rebuild compacts them away past COMPACT_FRACTION.
     deleted_ids: list[int] = field(default_factory=list)
+    # How stored vectors were transformed before going into FAISS (e.g. language centring with
+    # given offsets); a file built with another transform is stale and rebuilt from the store.
+    transform: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -57,6 +60,7 @@ class Manifest:
             index_type=str(data["index_type"]), generation=int(data["generation"]), created=str(data["created"]),
             version=int(data.get("version", MANIFEST_VERSION)),
             deleted_ids=[int(i) for i in data.get("deleted_ids", [])],
+            transform=str(data.get("transform", "")),
         )  # fmt: skip
 
 
@@ -230,7 +234,7 @@ class VectorIndex:
 
     # -- persistence ----------------------------------------------------------------------------
 
-    def save(self, directory: Path, *, model: str, generation: int) -> Manifest:
+    def save(self, directory: Path, *, model: str, generation: int, transform: str = "") -> Manifest:
         """Write vectors.faiss then manifest.json, each atomically. The manifest goes last: if we die
         between the two, the old manifest's generation/count no longer match and load rebuilds."""
         import faiss
@@ -240,7 +244,7 @@ class VectorIndex:
         manifest = Manifest(
             model=model, dimension=self.dimension, count=self.count, index_type=self.kind,
             generation=generation, created=datetime.now(UTC).isoformat(timespec="seconds"),
-            deleted_ids=[] if self._deleted is None else self._deleted.tolist(),
+            deleted_ids=[] if self._deleted is None else self._deleted.tolist(), transform=transform,
         )  # fmt: skip
         atomic_write_text(directory / MANIFEST_FILE, manifest.to_json())
         return manifest

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -51,6 +54,12 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
+def server_factory():
+    """(start_server, stop_server) for tests that need a server of their own (keys, limits, a temp index)."""
+    return start_server, stop_server
+
+
+@pytest.fixture(scope="session")
 def server(corpus_index: Path) -> Iterator[str]:
     proc, base = start_server(corpus_index)
     try:
@@ -63,3 +72,50 @@ def server(corpus_index: Path) -> Iterator[str]:
 def client(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=120) as c:
         yield c
+
+
+WRITE_KEY, READ_KEY = "write-key-1", "read-key-1"
+UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES = 300_000, 4
+
+
+def copy_index(src: Path, dst: Path) -> None:
+    """A private copy of an index (SQLite's backup API: consistent even with a WAL in use)."""
+    dst.mkdir(parents=True)
+    with sqlite3.connect(src / "store.sqlite") as a, sqlite3.connect(dst / "store.sqlite") as b:
+        a.backup(b)
+    for name in ("vectors.faiss", "manifest.json"):
+        if (src / name).exists():
+            shutil.copy2(src / name, dst / name)
+
+
+@pytest.fixture(scope="session")
+def write_server(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    """A server with write and read keys, upload limits and an index root, over a copy of the corpus
+    index (the shared one stays read-only). The root holds plans/{kiruna,vaasa}.md and a folder
+    escape/ whose symlink leads outside the root."""
+    base = tmp_path_factory.mktemp("write-server")
+    root = base / "root"
+    (root / "plans").mkdir(parents=True)
+    (root / "plans" / "kiruna.md").write_text(
+        "# Vinterväghållning i Kiruna\n\nKommunen prioriterar cykelbanor vid snöröjning och sandning, och "
+        "huvudstråken plogas före klockan sju på morgonen så att fler kan cykla året runt.\n", encoding="utf-8")
+    (root / "plans" / "vaasa.md").write_text(
+        "# Hulevedet Vaasassa\n\nVaasa ohjaa hulevedet viherkattojen, sadepuutarhojen ja avouomien kautta, "
+        "ja rankkasateiden tulvariskiä pienennetään viivyttämällä vettä korttelialueilla.\n", encoding="utf-8")
+    secret = base / "secret"
+    secret.mkdir()
+    (secret / "private.md").write_text("# Private\n\nnot for the index\n", encoding="utf-8")
+    (root / "escape").mkdir()
+    (root / "escape" / "link").symlink_to(secret, target_is_directory=True)
+    index_dir = base / "index"
+    copy_index(corpus_index, index_dir)
+    proc, url = start_server(index_dir, env_extra={
+        "NORDSEARCH_API_KEYS": f"{WRITE_KEY},second-write-key", "NORDSEARCH_READ_KEYS": READ_KEY,
+        "NORDSEARCH_INDEX_ROOTS": str(root), "NORDSEARCH_UPLOAD_MAX_BYTES": str(UPLOAD_MAX_BYTES),
+        "NORDSEARCH_UPLOAD_MAX_FILES": str(UPLOAD_MAX_FILES), "NORDSEARCH_WORKERS": "1",
+    })
+    try:
+        yield SimpleNamespace(url=url, write_key=WRITE_KEY, read_key=READ_KEY, root=root, index=index_dir,
+                              max_bytes=UPLOAD_MAX_BYTES, max_files=UPLOAD_MAX_FILES)
+    finally:
+        stop_server(proc)

@@ -1,0 +1,251 @@
+"""Request and response models of the HTTP API, with examples, so /openapi.json documents every
+route and clients (and schemathesis) can check responses against it.
+
+Response models allow extra fields: the shared shapes of ``api.service`` may grow a field without
+the schema rejecting it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+
+_CODE = "(fi|sv|nb|no|da|en)"
+# One language code, or several comma-separated ("fi,sv"), as GET parameters are often written.
+Lang = Annotated[str, StringConstraints(pattern=f"^{_CODE}(,{_CODE})*$", max_length=40)]
+UiLang = Literal["fi", "sv", "nb", "no", "da", "en"]
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not true/false")
+    return value
+
+
+# JSON integers as JSON Schema defines them (2.0 is an integer, true is not), unlike pydantic's
+# strict mode (rejects 2.0) or lax mode (takes true as 1).
+Int = Annotated[int, BeforeValidator(_no_bool)]
+Year = Annotated[int, Field(ge=0, le=9999), BeforeValidator(_no_bool)]
+ServerPath = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[^\x00]+$")]
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Problem(Open):
+    """An RFC 7807 problem document (media type application/problem+json)."""
+
+    type: str = Field(examples=["about:blank"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["no document with id 'abc'"])
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entry documenting these error statuses as problem+json."""
+    text = {400: "Bad request", 401: "No API key", 403: "Wrong or read-only API key, or path not allowed",
+            404: "Not found", 409: "The index is locked by another writer", 413: "Upload too large",
+            415: "Unsupported file type", 422: "Invalid parameters", 503: "Index not loaded"}
+    codes = tuple(sorted({*codes, 400, 422}))  # 400: a body that is not JSON; 422 would be application/json
+    return {
+        code: {"model": Problem, "description": text.get(code, "Error"),
+               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for code in codes
+    }
+
+
+class Health(Open):
+    status: str = Field(examples=["ok"])
+
+
+class Ready(Open):
+    status: str = Field(examples=["ready"])
+    index: str
+
+
+class SearchBody(BaseModel):
+    """POST /search: the same parameters as GET /search, plus document-metadata filters."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"q": "miten kaupungit ovat lisänneet pyöräilyä talvella?", "k": 5, "lang": ["sv", "fi"],
+         "group": "document"},
+    ]})
+
+    q: str = Field(min_length=1, max_length=2000, description="Question or keywords, in any language.")
+    k: Int = Field(default=10, ge=1, le=200)
+    offset: Int = Field(default=0, ge=0, le=10000)
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    lang: list[Lang] | None = Field(default=None, max_length=10, description="Passage languages (fi, sv, nb, da, en).")
+    theme: list[str] | None = Field(default=None, max_length=50, description="Theme ids (GET /themes).")
+    document_id: list[str] | None = Field(default=None, max_length=100, description="Only these documents.")
+    city: list[str] | None = Field(default=None, max_length=50, description="Document metadata city.")
+    country: list[str] | None = Field(default=None, max_length=50, description="Document metadata country.")
+    year_from: Year | None = None
+    year_to: Year | None = None
+    group: Literal["passage", "document"] = Field(
+        default="passage", description="document: one result per document with its best passages.")
+
+
+class Hit(Open):
+    passage_id: str
+    document_id: str
+    title: str
+    source: str
+    language: str = Field(examples=["sv"])
+    page: int | None = Field(default=None, examples=[3])
+    page_end: int | None = None
+    section: str | None = None
+    text: str
+    score: float
+    themes: list[str] | None = None
+    snippet: str | None = None
+    highlights: list[list[int]] | None = None
+    best_sentence: str | None = None
+    best_sentence_span: list[int] | None = None
+    duplicates: list[str] | None = None
+
+
+class SearchHit(Hit):
+    passages: list[Hit] | None = Field(default=None, description="group=document: the document's best passages.")
+
+
+class SearchResult(Open):
+    query: str
+    mode: str
+    k: int
+    offset: int
+    total: int
+    group: str
+    has_more: bool
+    results: list[SearchHit]
+
+
+class DocumentOut(Open):
+    document_id: str = Field(examples=["3f1c0a9b2e4d"])
+    title: str
+    source: str
+    language: str
+    format: str = Field(examples=["pdf"])
+    pages: int
+    passage_count: int
+    size_bytes: int
+    content_hash: str
+    indexed_at: str | None = None
+    themes: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class DocumentList(Open):
+    documents: list[DocumentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class PassageOut(Open):
+    passage_id: str
+    ordinal: int
+    language: str
+    page_start: int | None = None
+    page_end: int | None = None
+    section: str | None = None
+    char_start: int
+    char_end: int
+    themes: list[str] | None = None
+    text: str
+
+
+class DocumentDetail(DocumentOut):
+    passages: list[PassageOut]
+
+
+class Removed(Open):
+    document_id: str
+    removed: bool = True
+
+
+class ThemeOut(Open):
+    id: str = Field(examples=["cycling"])
+    label: str
+    definition: str | None = None
+
+
+class Themes(Open):
+    language: str = Field(examples=["fi"])
+    themes: list[ThemeOut]
+
+
+class Stats(Open):
+    path: str
+    documents: int
+    passages: int
+    model: str | None = None
+    dimension: int | None = None
+    generation: int
+    index_type: str | None = None
+    size_bytes: int
+    documents_by_language: dict[str, int]
+    passages_by_language: dict[str, int]
+    documents_by_format: dict[str, int] | None = None
+    passages_by_theme: dict[str, int]
+    documents_by_theme: dict[str, int]
+
+
+class JobRequest(BaseModel):
+    """POST /jobs: index files and folders that are already on the server, inside NORDSEARCH_INDEX_ROOTS."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"paths": ["helsinki/2024"]}]})
+
+    paths: list[ServerPath] = Field(min_length=1, max_length=100,
+                             description="Absolute paths, or paths relative to a configured root.")
+    force: StrictBool = Field(default=False, description="Re-index unchanged files too.")
+
+
+class JobFile(Open):
+    source: str
+    filename: str | None = Field(default=None, description="The uploaded file's name (uploads only).")
+    status: Literal["indexed", "unchanged", "failed", "removed"]
+    document_id: str | None = None
+    passages: int = 0
+    code: str | None = Field(default=None, examples=["unsupported_format"])
+    reason: str | None = None
+
+
+class JobProgressOut(Open):
+    total: int
+    done: int
+    indexed: int
+    unchanged: int
+    failed: int
+    removed: int
+    passages: int
+
+
+class JobResult(Open):
+    indexed: int
+    unchanged: int
+    failed: int
+    removed: int
+    passages: int
+    seconds: float
+    interrupted: bool
+    files: list[JobFile]
+
+
+class JobOut(Open):
+    id: str
+    kind: Literal["upload", "paths"]
+    status: Literal["queued", "running", "done", "failed"]
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    progress: JobProgressOut
+    errors: list[JobFile]
+    result: JobResult | None = None
+    error: str | None = None
+
+
+class JobList(Open):
+    jobs: list[JobOut]

@@ -1,0 +1,66 @@
+"""The web page when reads need a key: a small form that stores the key in an HttpOnly cookie
+(``nordsearch_key``), which ``api.auth.require_read_web`` accepts like an X-API-Key header."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.auth import KEY_COOKIE
+from api.i18n import pick_ui_language
+
+KEY_LABELS = {
+    "en": {"title": "API key needed", "label": "API key", "submit": "Continue",
+           "hint": "This server needs a key to search. Ask its administrator for one."},
+    "fi": {"title": "API-avain tarvitaan", "label": "API-avain", "submit": "Jatka",
+           "hint": "Tämä palvelin vaatii avaimen hakuun. Pyydä avain ylläpitäjältä."},
+    "sv": {"title": "API-nyckel behövs", "label": "API-nyckel", "submit": "Fortsätt",
+           "hint": "Den här servern kräver en nyckel för att söka. Be administratören om en."},
+}
+COOKIE_DAYS = 30
+
+
+def wants_html(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+def key_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    from api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES
+    from api.web import _env
+
+    ui = pick_ui_language(request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
+                          request.headers.get("accept-language"))
+    query = f"?{request.url.query}" if request.url.query else ""
+
+    def switch_url(code: str) -> str:
+        return f"{request.url.path}?{urlencode({**dict(request.query_params), 'ui': code})}"
+
+    html = _env().get_template("key.html").render(
+        ui=ui, t=LABELS[ui], k=KEY_LABELS[ui], ui_languages=UI_LANGUAGES, switch_url=switch_url,
+        language_names=LANGUAGE_NAMES[ui], detail=detail, next_url=f"{request.url.path}{query}",
+    )
+    headers = {"WWW-Authenticate": 'Bearer realm="nordsearch"'} if status == 401 else None
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def key_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.post("/key")
+    async def set_key(request: Request) -> RedirectResponse:
+        form = await request.form()
+        key = str(form.get("key") or "").strip()
+        next_url = str(form.get("next") or "/")
+        if not next_url.startswith("/") or next_url.startswith("//") or "\\" in next_url:
+            next_url = "/"  # only back to this site
+        response = RedirectResponse(next_url, status_code=303)
+        if key:
+            response.set_cookie(KEY_COOKIE, key, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https")
+        else:
+            response.delete_cookie(KEY_COOKIE)
+        return response
+
+    return router

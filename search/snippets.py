@@ -1,0 +1,202 @@
+"""Result presentation: the best sentence of a passage, a snippet around it, highlighted terms,
+and near-duplicate detection.
+
+The best sentence is chosen by meaning (cosine between the query and each sentence embedded as a
+passage), so it works when the query and the passage are in different languages; matched terms
+only nudge ties. Highlights use the same analysis as BM25 (the passage's own stemmer against the
+query analysed in every language), so what is marked is what the lexical index matched.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from search import lexical
+
+SNIPPET_CHARS = 360  # target snippet length: the best sentence plus context on both sides
+MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut for the embedder
+SHINGLE_WORDS = 3
+DUPLICATE_JACCARD = 0.8  # word-trigram overlap from which two passages are the same text
+TERM_BONUS = 0.02  # per matched query term: breaks near-ties in favour of the sentence with the words
+_WORD_RE = re.compile(r"[^\W_]+")
+_SPLIT_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"'“(\[]?[A-ZÅÄÖÆØ0-9])|\n\s*\n")
+
+
+def sentence_spans(text: str, language: str) -> list[tuple[int, int]]:
+    """[start, end) sentence offsets: ingest's sentence splitter, or a regex one if that fails."""
+    try:
+        from ingest.sentences import sentence_spans as spans
+
+        out = spans(text, language)
+    except Exception:  # a splitter failure must never fail a search: fall back to punctuation
+        out = []
+        start = 0
+        for m in _SPLIT_RE.finditer(text):
+            if text[start : m.start()].strip():
+                out.append((start, m.start()))
+            start = m.end()
+        if text[start:].strip():
+            out.append((start, len(text)))
+    return out or ([(0, len(text))] if text.strip() else [])
+
+
+def matched_spans(text: str, language: str, query_terms: set[str]) -> list[list[int]]:
+    """[start, end) of the words of ``text`` whose analysed terms (in ``language``) are query terms."""
+    if not query_terms:
+        return []
+    lang = language if language in lexical.LANGUAGES else "en"
+    spans: list[list[int]] = []
+    for m in _WORD_RE.finditer(text):
+        word = unicodedata.normalize("NFKC", m.group()).lower()
+        if any(t in query_terms for t in lexical.word_terms(word, lang)):
+            spans.append([m.start(), m.end()])
+    return spans
+
+
+def query_terms(query: str) -> set[str]:
+    return set(lexical.analyze_query(query))
+
+
+def shorten_around(text: str, start: int, end: int, limit: int = SNIPPET_CHARS) -> tuple[str, int]:
+    """A window of ``text`` of about ``limit`` characters containing [start, end), cut at word
+    boundaries with "…" where text was dropped. Returns (snippet, offset of the window in text),
+    where offset counts the leading "… " so spans map as ``span - offset``."""
+    n = len(text)
+    if n <= limit:
+        return text, 0
+    length = end - start
+    room = max(limit - length, 0)
+    lo = max(0, start - room // 3)  # a third of the context before, two thirds after
+    hi = min(n, max(end, lo + limit))
+    if hi - lo < limit:
+        lo = max(0, hi - limit)
+    if lo > 0:
+        space = text.find(" ", lo, start) if lo < start else -1
+        lo = space + 1 if space >= 0 else lo
+    if hi < n:
+        space = text.rfind(" ", end, hi)
+        hi = space if space > end else hi
+    prefix = "… " if lo > 0 else ""
+    suffix = " …" if hi < n else ""
+    return prefix + text[lo:hi] + suffix, lo - len(prefix)
+
+
+@dataclass(slots=True)
+class Snippet:
+    text: str
+    highlights: list[list[int]]
+    best_sentence: str
+    best_span: list[int] | None
+
+
+def choose_best(
+    sentence_texts: Sequence[str], sims: Sequence[float], term_counts: Sequence[int]
+) -> int:
+    """Index of the best sentence: highest cosine, plus a small bonus per matched query term."""
+    best, best_score = 0, float("-inf")
+    for i, (sim, terms) in enumerate(zip(sims, term_counts, strict=True)):
+        score = float(sim) + TERM_BONUS * min(terms, 5)
+        if score > best_score and sentence_texts[i].strip():
+            best, best_score = i, score
+    return best
+
+
+def build_snippet(
+    text: str, spans: list[tuple[int, int]], best: int | None, terms: set[str], language: str,
+    limit: int = SNIPPET_CHARS,
+) -> Snippet:  # fmt: skip
+    """Whitespace-normalised snippet around sentence ``best`` with highlight spans relative to it."""
+    if best is None or not spans:
+        start, end = 0, min(len(text), limit)
+    else:
+        start, end = spans[best]
+    # normalise whitespace first, keeping a map from old to new offsets
+    flat, mapping = _squash(text)
+    s, e = mapping[start], mapping[end]
+    window, offset = shorten_around(flat, s, e, limit)
+    best_text = flat[s:e].strip()
+    best_span = [s - offset, e - offset] if best is not None and best_text else None
+    return Snippet(window, matched_spans(window, language, terms), best_text if best is not None else "", best_span)
+
+
+def _squash(text: str) -> tuple[str, list[int]]:
+    """``text`` with whitespace runs collapsed to one space and trimmed, plus mapping[i] = the new
+    offset of old offset i (len(text)+1 entries)."""
+    out: list[str] = []
+    mapping: list[int] = []
+    prev_space = True  # trims leading whitespace
+    for ch in text:
+        mapping.append(len(out))
+        if ch.isspace():
+            if not prev_space:
+                out.append(" ")
+            prev_space = True
+        else:
+            out.append(ch)
+            prev_space = False
+    mapping.append(len(out))
+    while out and out[-1] == " ":
+        out.pop()
+    n = len(out)
+    return "".join(out), [min(m, n) for m in mapping]
+
+
+def normalized_text_key(text: str) -> str:
+    """Text reduced to its lowercased words: equal keys = the same passage text, however laid out."""
+    return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).lower()))
+
+
+def shingles(key: str, n: int = SHINGLE_WORDS) -> frozenset[str]:
+    """Word n-grams of a normalised text (the whole text when shorter than n words)."""
+    words = key.split()
+    if len(words) <= n:
+        return frozenset([key]) if key else frozenset()
+    return frozenset(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+class DuplicateFinder:
+    """Remembers kept passages; tells whether a new one repeats one of them.
+
+    The same text = equal normalised words, or word-trigram Jaccard >= ``min_jaccard`` (the same
+    paragraph with a page number or a date changed). Text, not vectors: two budget lines that
+    differ only in their figures are close in embedding space but are not the same passage.
+    """
+
+    def __init__(self, min_jaccard: float = DUPLICATE_JACCARD) -> None:
+        self.min_jaccard = min_jaccard
+        self._by_key: dict[str, object] = {}
+        self._postings: dict[str, list[int]] = {}
+        self._sizes: list[int] = []
+        self._items: list[object] = []
+
+    def find(self, text: str) -> object | None:
+        key = normalized_text_key(text)
+        if not key:
+            return None
+        same = self._by_key.get(key)
+        if same is not None:
+            return same
+        grams = shingles(key)
+        counts: dict[int, int] = {}
+        for g in grams:
+            for j in self._postings.get(g, ()):
+                counts[j] = counts.get(j, 0) + 1
+        for j, shared in counts.items():
+            if shared / (len(grams) + self._sizes[j] - shared) >= self.min_jaccard:
+                return self._items[j]
+        return None
+
+    def add(self, text: str, item: object) -> None:
+        key = normalized_text_key(text)
+        if not key:
+            return
+        self._by_key.setdefault(key, item)
+        grams = shingles(key)
+        j = len(self._items)
+        self._items.append(item)
+        self._sizes.append(len(grams))
+        for g in grams:
+            self._postings.setdefault(g, []).append(j)

@@ -1,0 +1,109 @@
+"""More of the read API over the shared loopback server, and the CLI's --json giving the same shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import nordsearch_cli
+
+pytestmark = pytest.mark.slow
+
+
+def cli_json(*args: str) -> dict:
+    proc = subprocess.run([*nordsearch_cli(), *args, "--json"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_post_search_equals_get_search(client: httpx.Client):
+    q = "hulevesien hallinta ja viherkatot"
+    got = client.get("/search", params={"q": q, "k": 4, "lang": "fi,sv"}).json()
+    posted = client.post("/search", json={"q": q, "k": 4, "lang": ["fi", "sv"]}).json()
+    assert got == posted
+    assert got["results"] and {h["language"] for h in got["results"]} <= {"fi", "sv"}
+
+
+def test_post_search_document_filters_and_grouping(client: httpx.Client):
+    docs = client.get("/documents", params={"limit": 500}).json()["documents"]
+    target = docs[0]["document_id"]
+    data = client.post("/search", json={"q": "planning", "k": 5, "document_id": [target]}).json()
+    assert data["results"] and {h["document_id"] for h in data["results"]} == {target}
+    grouped = client.post("/search", json={"q": "cycling in winter", "k": 3, "group": "document"}).json()
+    ids = [h["document_id"] for h in grouped["results"]]
+    assert grouped["group"] == "document" and len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ({"q": ""}, "q"), ({"q": "x", "k": 0}, "k"), ({"q": "x", "lang": ["klingon"]}, "klingon"),
+    ({"q": "x", "mode": "fuzzy"}, "mode"), ({"q": "x", "unknown": 1}, "unknown"),
+])
+def test_post_search_errors_name_the_field(client: httpx.Client, body: dict, needle: str):
+    r = client.post("/search", json=body)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert needle in r.json()["detail"]
+
+
+def test_documents_are_paged_and_filterable(client: httpx.Client):
+    first = client.get("/documents", params={"limit": 5}).json()
+    assert first["limit"] == 5 and first["offset"] == 0 and len(first["documents"]) == 5
+    assert first["total"] >= 15
+    second = client.get("/documents", params={"limit": 5, "offset": 5}).json()
+    assert not {d["document_id"] for d in first["documents"]} & {d["document_id"] for d in second["documents"]}
+    swedish = client.get("/documents", params={"lang": "sv", "limit": 500}).json()
+    assert swedish["documents"] and all(d["language"] == "sv" for d in swedish["documents"])
+    assert swedish["total"] == len(swedish["documents"])
+    pdfs = client.get("/documents", params={"format": "pdf"}).json()["documents"]
+    assert pdfs and all(d["format"] == "pdf" for d in pdfs)
+    r = client.get("/documents", params={"lang": "xx"})
+    assert r.status_code == 422 and "lang" in r.json()["detail"] and "'xx'" in r.json()["detail"]
+
+
+def test_document_detail_has_pages_and_themes(client: httpx.Client):
+    pdf = client.get("/documents", params={"format": "pdf", "limit": 1}).json()["documents"][0]
+    doc = client.get(f"/documents/{pdf['document_id']}").json()
+    assert doc["pages"] >= 3 and isinstance(doc["themes"], list) and isinstance(doc["metadata"], dict)
+    pages = {p["page_start"] for p in doc["passages"]}
+    assert len(pages) >= 2 and all(isinstance(p["themes"], list) for p in doc["passages"])
+
+
+def test_themes_in_each_language(client: httpx.Client):
+    fi = client.get("/themes", params={"lang": "fi"}).json()
+    en = client.get("/themes").json()
+    assert fi["language"] == "fi" and en["language"] == "en"
+    assert [t["id"] for t in fi["themes"]] == [t["id"] for t in en["themes"]]
+    assert fi["themes"][0]["label"] != en["themes"][0]["label"]
+    r = client.get("/themes", params={"lang": "tlh"})
+    assert r.status_code == 422 and "lang" in r.json()["detail"] and "'tlh'" in r.json()["detail"]
+
+
+def test_stats(client: httpx.Client):
+    s = client.get("/stats").json()
+    assert s["documents"] >= 15 and s["passages"] > s["documents"]
+    assert set(s["passages_by_language"]) == {"fi", "sv", "nb", "da", "en"}
+    assert sum(s["passages_by_language"].values()) == s["passages"]
+    assert isinstance(s["passages_by_theme"], dict) and isinstance(s["documents_by_theme"], dict)
+    assert s["size_bytes"] > 0 and s["model"] == "multilingual-e5-small"
+
+
+def test_cli_json_and_api_share_shapes(client: httpx.Client, corpus_index: Path):
+    index = ["--index", str(corpus_index)]
+    api_stats, cli_stats = client.get("/stats").json(), cli_json("stats", *index)
+    assert set(api_stats) == set(cli_stats)
+    assert {k: v for k, v in api_stats.items() if k != "size_bytes"} == {
+        k: v for k, v in cli_stats.items() if k != "size_bytes"}
+    api_docs, cli_docs = client.get("/documents").json(), cli_json("documents", *index)
+    assert set(api_docs) == set(cli_docs)
+    assert api_docs["documents"] == cli_docs["documents"]
+    assert client.get("/themes", params={"lang": "sv"}).json() == cli_json("themes", "list", "--lang", "sv")
+
+
+def test_unsupported_method_is_problem_json(client: httpx.Client):
+    r = client.put("/search")
+    assert r.status_code == 405 and r.headers["content-type"].startswith("application/problem+json")
+    assert "GET" in r.headers.get("allow", "")

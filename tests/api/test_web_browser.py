@@ -1,0 +1,126 @@
+"""The web page in a real headless Chromium (Debian's, driven by Playwright): search, grouped
+results with language and page, "similar cases", a document view, the UI language, a screenshot."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (Debian package `chromium`)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="Python package `playwright` is not installed")
+    with playwright.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server: str):
+    context = browser.new_context(locale="sv-SE", base_url=server, viewport={"width": 1200, "height": 1400})
+    p = context.new_page()
+    p.set_default_timeout(120_000)  # the first search loads the model in the server
+    yield p
+    context.close()
+
+
+def not_blank(png: bytes) -> tuple[int, float]:
+    """(distinct colours, grey-level standard deviation) of a screenshot."""
+    from PIL import Image, ImageStat
+
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = len(img.getcolors(maxcolors=1 << 20) or [])
+    return colours, ImageStat.Stat(img.convert("L")).stddev[0]
+
+
+def test_search_results_similar_cases_document_and_ui_language(page, tmp_path: Path):
+    page.goto("/")
+    assert page.get_attribute("html", "lang") == "sv"  # from the browser's language
+    assert page.text_content("form.search button").strip() == "Sök"
+
+    page.fill("input[name=q]", "hur hanterar städer skyfall och dagvatten?")  # PDFs (pages) in sv, da
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector("ol.results li.doc")
+    docs = page.locator("ol.results li.doc")
+    assert docs.count() >= 2
+    ids = [docs.nth(i).get_attribute("data-document-id") for i in range(docs.count())]
+    assert len(ids) == len(set(ids))  # grouped: one entry per document
+    langs = [t.strip() for t in page.locator("li.doc .meta .lang").all_text_contents()]  # CSS may upper-case
+    assert langs and all(langs)
+    assert {"svenska", "finska", "norska", "danska", "engelska"} & set(langs)
+    where = " ".join(page.locator("li.doc .hit .where").all_text_contents())
+    assert "s. " in where  # page numbers of PDF hits
+    assert page.locator("li.doc .snippet mark").count() >= 1  # highlighted terms
+
+    shot = page.screenshot(full_page=False)
+    (tmp_path / "results.png").write_bytes(shot)
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    colours, spread = not_blank(shot)
+    assert colours > 50 and spread > 10, (colours, spread)
+
+    first = docs.first
+    title = first.locator("h2 a").text_content().strip()
+    first.locator("a.similar").click()
+    page.wait_for_url("**/similar/**")
+    assert title in page.text_content("h1")
+    assert page.locator("ol.results li.doc").count() >= 1
+
+    page.go_back()
+    page.wait_for_selector("ol.results li.doc")
+    page.locator("ol.results li.doc h2 a").first.click()
+    page.wait_for_url("**/view/**")
+    page.wait_for_selector("article.document section.passage")
+    assert page.text_content("article.document h1").strip() == title
+    assert page.locator("section.passage").count() >= 1
+
+    page.click(".ui-lang a[data-ui=fi]")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == "fi"
+    page.goto("/")  # the choice sticks (cookie) over the browser's Swedish
+    assert page.get_attribute("html", "lang") == "fi"
+    assert page.text_content("form.search button").strip() == "Hae"
+    page.click(".ui-lang a[data-ui=en]")
+    page.wait_for_load_state()
+    assert page.text_content("form.search button").strip() == "Search"
+
+
+def test_language_filter_applies_from_the_select(page):
+    page.goto("/?q=stormwater+and+cloudbursts")
+    page.wait_for_selector("ol.results li.doc")
+    with page.expect_navigation():
+        page.select_option("select#lang", "da")
+    page.wait_for_selector("ol.results li.doc")
+    langs = {t.strip() for t in page.locator("li.doc .meta .lang").all_text_contents()}
+    assert langs == {"danska"}
+
+
+def test_keyed_server_asks_for_the_key_once(browser, write_server):
+    context = browser.new_context(locale="fi-FI", base_url=write_server.url)
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        response = page.goto("/?q=py%C3%B6r%C3%A4ily+talvella")
+        assert response.status == 401 and page.get_attribute("html", "lang") == "fi"
+        page.fill("input[name=key]", write_server.read_key)
+        with page.expect_navigation():
+            page.click("form.key button")
+        page.wait_for_selector("ol.results li.doc")  # back on the search it asked for, with results
+        assert page.locator("li.doc").count() >= 1
+        assert page.goto("/view/" + page.locator("li.doc").first.get_attribute("data-document-id")).status == 200
+    finally:
+        context.close()

@@ -1,0 +1,88 @@
+"""Retrieval quality with the real model on corpus/ (the shared session index of tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import nordsearch_cli
+
+pytestmark = pytest.mark.slow
+
+WINTER_CYCLING = {
+    "sv": "sv_vintercykling.txt",
+    "nb": "nb_sykkelstrategi.html",
+    "en": "en_winter_cycling_peer_review.html",
+    "da": "da_supercykelsti.html",
+    "fi": "fi_talvipyorailyohjelma.md",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_search(corpus_index: Path, e5_model_dir: Path):
+    from ingest.settings import Settings
+    from search.embedder import get_embedder
+    from search.index import SearchIndex
+
+    idx = SearchIndex.open(corpus_index, get_embedder(Settings(model=str(e5_model_dir))), create=False)
+    yield idx
+    idx.close()
+
+
+def test_finnish_winter_cycling_question_finds_all_languages(corpus_search):
+    from search import SearchRequest
+
+    q = "miten kaupungit ovat lisänneet pyöräilyä talvella?"
+    # top 10 results grouped by document (each result = a document's best passage): all five
+    res = corpus_search.search(SearchRequest(q, k=10, group="document"))
+    top = [Path(h.source).name for h in res.results]
+    missing = {lang: name for lang, name in WINTER_CYCLING.items() if name not in top}
+    assert not missing, f"not in the top 10: {missing}; got {top}"
+    first = res.results[0]
+    assert first.snippet and first.best_sentence and first.best_sentence in first.snippet
+    # top 10 passages (several per document allowed): still at least three foreign languages
+    res = corpus_search.search(SearchRequest(q, k=10, snippets=False))
+    langs = {lang for lang, name in WINTER_CYCLING.items() if name in {Path(h.source).name for h in res.results}}
+    assert len(langs - {"fi"}) >= 3, langs
+
+
+def test_document_grouping_and_similar_cases(corpus_search):
+    from search import SearchRequest
+
+    res = corpus_search.search(SearchRequest("vinterväghållning av cykelvägar", k=5, group="document"))
+    names = [Path(h.source).name for h in res.results]
+    assert len(names) == len(set(names)) and "sv_vintercykling.txt" in names[:3]
+    sv = next(h for h in res.results if Path(h.source).name == "sv_vintercykling.txt")
+    similar = corpus_search.similar_documents(sv.document_id, k=5)
+    got = [Path(s.source).name for s in similar]
+    assert "sv_vintercykling.txt" not in got
+    assert set(got) & {v for k, v in WINTER_CYCLING.items() if k != "sv"}, got
+
+
+def test_eval_command_prints_the_table(corpus_index: Path, e5_model_dir: Path, tmp_path: Path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
+        {"id": "q1", "lang": "fi", "text": "talvipyöräily ja pyöräteiden kunnossapito", "cross_lingual": True},
+        {"id": "q2", "lang": "en", "text": "cloudburst and stormwater plans", "cross_lingual": True},
+    ]) + "\n", encoding="utf-8")  # fmt: skip
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("".join(f"q1 0 {name} 2\n" for name in WINTER_CYCLING.values())
+                     + "q2 0 da_skybrudsplan.pdf 2\nq2 0 sv_skyfallsplan.pdf 2\nq2 0 fi_viherrakenne_hulevedet.txt 1\n",
+                     encoding="utf-8")  # fmt: skip
+    out = tmp_path / "report.json"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(e5_model_dir)}
+    proc = subprocess.run(
+        [*nordsearch_cli(), "eval", "--queries", str(queries), "--qrels", str(qrels), "--mode", "hybrid,dense",
+         "--index", str(corpus_index), "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["mode", "group", "n", "ndcg@10"]
+    assert any(line.startswith("hybrid") and "cross-lingual" in line for line in lines)
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert set(report) == {"hybrid", "dense"}
+    assert report["hybrid"]["groups"]["all"]["ndcg@10"] > 0.5

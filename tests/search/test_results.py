@@ -1,0 +1,96 @@
+"""Result shaping on a small index with the fake embedder: grouping by document, paging,
+near-duplicate collapsing, snippets, and similar documents/passages/texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from search_helpers import FakeEmbedder, make_file
+
+from search import SearchIndex, SearchRequest
+
+SHARED = "the joint climate programme of the five nordic capitals sets common targets for district heating"
+
+
+@pytest.fixture
+def index(index_dir: Path, embedder: FakeEmbedder):
+    idx = SearchIndex.open(index_dir, embedder)
+    idx.add(make_file("bike1", [f"winter cycling snow clearing cycle lanes part {i}" for i in range(6)] + [SHARED],
+                      source="/c/bike1.txt"))  # fmt: skip
+    idx.add(make_file("bike2", [f"winter cycling gritting cycle paths stage {i}" for i in range(4)] + [SHARED],
+                      source="/c/bike2.txt"))  # fmt: skip
+    idx.add(make_file("bike3", ["winter cycling in Umeå: cycle lanes are cleared of snow first"], language="sv",
+                      source="/c/bike3.txt"))  # fmt: skip
+    idx.add(make_file("heat", [f"district heating network heat pumps section {i}" for i in range(5)],
+                      source="/c/heat.txt"))  # fmt: skip
+    yield idx
+    idx.close()
+
+
+def test_group_by_document_one_hit_per_document_with_best_passages(index):
+    res = index.search(SearchRequest("winter cycling cycle lanes snow", k=3, group="document"))
+    docs = [h.document_id for h in res.results]
+    assert res.group == "document" and len(docs) == len(set(docs)) == 3
+    for hit in res.results:
+        assert 1 <= len(hit.passages) <= 3
+        assert hit.passages[0].passage_id == hit.passage_id
+        assert all(p.document_id == hit.document_id for p in hit.passages)
+        assert [p.score for p in hit.passages] == sorted((p.score for p in hit.passages), reverse=True)
+
+
+@pytest.mark.parametrize("group", ["passage", "document"])
+def test_pages_do_not_overlap(index, group):
+    first = index.search(SearchRequest("winter cycling", k=2, group=group))
+    second = index.search(SearchRequest("winter cycling", k=2, offset=2, group=group))
+    key = (lambda h: h.passage_id) if group == "passage" else (lambda h: h.document_id)
+    assert first.has_more and not {key(h) for h in first.results} & {key(h) for h in second.results}
+
+
+def test_same_text_in_two_reports_is_collapsed(index):
+    res = index.search(SearchRequest(SHARED, k=10, mode="lexical"))
+    shared = [h for h in res.results if h.text == SHARED]
+    assert len(shared) == 1 and len(shared[0].duplicates) == 1
+    res = index.search(SearchRequest(SHARED, k=10, mode="lexical", collapse_duplicates=False))
+    assert sum(h.text == SHARED for h in res.results) == 2
+
+
+def test_hits_carry_snippet_highlights_and_best_sentence(index):
+    res = index.search(SearchRequest("snow cycle lanes", k=3))
+    for hit in res.results:
+        assert hit.snippet and hit.best_sentence
+        s, e = hit.best_sentence_span
+        assert hit.snippet[s:e] == hit.best_sentence
+        marked = {hit.snippet[a:b].lower() for a, b in hit.highlights}
+        assert marked and marked <= {"snow", "cycle", "cycling", "lanes", "lane"}  # same stems
+    plain = index.search(SearchRequest("snow cycle lanes", k=3, snippets=False))
+    assert all(not h.snippet for h in plain.results)
+
+
+def test_similar_documents_exclude_the_document_itself(index):
+    items = index.similar_documents("bike1", k=5)
+    ids = [i.document_id for i in items]
+    assert "bike1" not in ids and ids[0] in {"bike2", "bike3"} and len(ids) == 3
+    assert all(i.text and i.passage_id for i in items)
+    assert index.similar_documents("nope") == []
+
+
+def test_similar_passages_come_from_other_documents(index):
+    pid = index.passages("bike1")[0].passage_id
+    items = index.similar_passages(pid, k=4)
+    assert items and all(i.document_id != "bike1" for i in items)
+    assert index.similar_passages("missing-00000") is None
+
+
+def test_similar_to_text_with_exclusion(index):
+    items = index.similar_to_text("heat pumps and the district heating network", k=2)
+    assert items[0].document_id == "heat"
+    items = index.similar_to_text("heat pumps and the district heating network", k=2, exclude_document="heat")
+    assert "heat" not in {i.document_id for i in items}
+    passages = index.similar_to_text("winter cycling cycle lanes", k=3, passages=True)
+    assert len(passages) == 3 and len({p.passage_id for p in passages}) == 3
+
+
+def test_bad_group_is_rejected():
+    with pytest.raises(ValueError):
+        SearchRequest("x", group="chapter")  # type: ignore[arg-type]

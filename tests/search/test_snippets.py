@@ -1,0 +1,63 @@
+"""Snippets, highlights, best sentence and near-duplicate detection (pure functions)."""
+
+from __future__ import annotations
+
+from search.snippets import (
+    DuplicateFinder,
+    build_snippet,
+    choose_best,
+    matched_spans,
+    normalized_text_key,
+    query_terms,
+    sentence_spans,
+    shorten_around,
+)
+
+
+def test_highlights_follow_the_passage_language_stemmer():
+    text = "Talvipyöräily lisääntyi, kun pyöräteiden talvikunnossapito parani."
+    spans = matched_spans(text, "fi", query_terms("pyöräteiden kunnossapito"))
+    marked = [text[s:e] for s, e in spans]
+    assert "pyöräteiden" in marked
+    # a Swedish query word matches a Swedish passage through the Swedish stemmer
+    sv = "Cykelbanorna snöröjs först i Umeå."
+    assert [sv[s:e] for s, e in matched_spans(sv, "sv", query_terms("cykelbana snöröjning"))] == ["Cykelbanorna"]
+
+
+def test_shorten_around_keeps_the_span_and_marks_cuts():
+    text = " ".join(f"w{i}" for i in range(400))
+    start = text.index("w200")
+    end = start + len("w200 w201")
+    snippet, offset = shorten_around(text, start, end, limit=80)
+    assert snippet.startswith("… ") and snippet.endswith(" …") and len(snippet) <= 90
+    assert snippet[start - offset : end - offset] == "w200 w201"
+    assert shorten_around("short", 0, 5) == ("short", 0)
+
+
+def test_build_snippet_marks_best_sentence_and_terms_in_snippet_coordinates():
+    text = "Intro sentence here.\n\n  The city ploughs cycle lanes first.  Another   sentence follows."
+    spans = sentence_spans(text, "en")
+    assert len(spans) == 3
+    snip = build_snippet(text, spans, 1, query_terms("ploughs cycle lanes"), "en")
+    assert snip.best_sentence == "The city ploughs cycle lanes first."
+    s, e = snip.best_span
+    assert snip.text[s:e] == snip.best_sentence and "  " not in snip.text
+    assert [snip.text[a:b] for a, b in snip.highlights] == ["ploughs", "cycle", "lanes"]
+
+
+def test_choose_best_prefers_meaning_and_breaks_ties_with_terms():
+    texts = ["a", "b", "c"]
+    assert choose_best(texts, [0.2, 0.9, 0.5], [3, 0, 0]) == 1
+    assert choose_best(texts, [0.5, 0.5, 0.2], [0, 2, 0]) == 1
+
+
+def test_duplicate_finder_same_text_and_near_copies_but_not_different_figures():
+    base = " ".join(f"word{i}" for i in range(60))
+    finder = DuplicateFinder()
+    finder.add(base, "first")
+    assert finder.find("  " + base.upper() + " ") == "first"  # layout and case do not matter
+    assert finder.find(base + " page 12") == "first"  # a near copy
+    assert finder.find("bus lanes in the city center number 47") is None
+    finder.add("bus lanes in the city center number 47", "bus47")
+    assert finder.find("bus lanes in the city center number 48") is None  # different figures
+    assert normalized_text_key("A, b!\n c") == "a b c"
