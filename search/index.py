@@ -67,15 +67,20 @@ TIE_MARGIN = 16
 
 
 def tag_themes(ingested: IngestedFile, vectors: np.ndarray, tagger: ThemeTagger) -> None:
-    """Fill the passages' and the document's theme ids (best first) from text and passage vectors."""
+    """Fill the passages' and the document's theme ids (best first) from text and passage vectors.
+
+    Themes the caller already set (curated metadata) are kept: the tagger only fills what is empty.
+    """
     passages = ingested.passages
     if not passages:
         return
     scores = tagger.scores([p.text for p in passages], [p.language for p in passages], vectors)
     for passage, themes in zip(passages, tagger.passage_themes(scores), strict=True):
-        passage.themes = [theme for theme, _ in themes]
-    lengths = [len(p.text) for p in passages]
-    ingested.document.themes = [theme for theme, _ in tagger.document_themes(scores, lengths)]
+        if not passage.themes:
+            passage.themes = [theme for theme, _ in themes]
+    if not ingested.document.themes:
+        lengths = [len(p.text) for p in passages]
+        ingested.document.themes = [theme for theme, _ in tagger.document_themes(scores, lengths)]
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:
