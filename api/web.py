@@ -95,6 +95,13 @@ def _shorten(text: str, limit: int = 420) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
+def _document_or_404(idx, document_id: str):
+    doc = idx.document(document_id)
+    if doc is None:
+        raise HTTPException(404, f"no document with id {document_id!r}")
+    return doc
+
+
 def web_router(holder) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -149,10 +156,7 @@ def web_router(holder) -> APIRouter:
         ctx = context(request)
         with holder.lock:
             idx = holder.get()
-            doc = idx.document(document_id)
-            if doc is None:
-                raise HTTPException(404, f"no document with id {document_id!r}")
-            ctx["doc"] = document_json(doc)
+            ctx["doc"] = document_json(_document_or_404(idx, document_id))
             ctx["passages"] = [as_dict(p) for p in idx.passages(document_id)]
         return render("document.html", ctx)
 
@@ -163,10 +167,7 @@ def web_router(holder) -> APIRouter:
         ctx = context(request)
         with holder.lock:
             idx = holder.get()
-            doc = idx.document(document_id)
-            if doc is None:
-                raise HTTPException(404, f"no document with id {document_id!r}")
-            ctx["doc"] = document_json(doc)
+            ctx["doc"] = document_json(_document_or_404(idx, document_id))
             ctx["items"] = similar_documents_json(idx, document_id, k=10)["results"]
         return render("similar.html", ctx)
 

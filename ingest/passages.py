@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ingest.language import detect_passage_languages
 from ingest.records import ExtractedDocument, Heading, Passage, passage_id_for
-from ingest.sentences import sentence_spans_many
+from ingest.sentences import sentence_spans_many, trimmed_span
 from ingest.settings import Settings, get_settings
 
 _BLOCK_RE = re.compile(r"\S(?:.|\n(?!\s*\n))*", re.DOTALL)
@@ -41,16 +41,8 @@ class Unit:
 
 def _blocks(text: str) -> list[tuple[int, int]]:
     """Blank-line separated blocks as [start, end) offsets (trailing whitespace trimmed)."""
-    spans = []
-    for m in re.finditer(r"(?:[^\n]|\n(?![ \t]*\n))+", text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
+    spans = (trimmed_span(text, m.start(), m.end()) for m in re.finditer(r"(?:[^\n]|\n(?![ \t]*\n))+", text))
+    return [span for span in spans if span]
 
 
 def _word_chunks(text: str, start: int, end: int, max_words: int, kind: str) -> list[Unit]:

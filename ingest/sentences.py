@@ -240,18 +240,18 @@ def _split_hidden_ends(text: str, spans: list[tuple[int, int]]) -> list[tuple[in
     return out
 
 
+def trimmed_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """[start, end) without the white space at either end; None when nothing else is left."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
 def _spans_from_doc(doc: Any) -> list[tuple[int, int]]:
-    spans = []
-    text = doc.text
-    for sent in doc.sents:
-        start, end = sent.start_char, sent.end_char
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
+    spans = (trimmed_span(doc.text, sent.start_char, sent.end_char) for sent in doc.sents)
+    return [span for span in spans if span]
 
 
 def sentence_spans(text: str, language: str) -> list[tuple[int, int]]:
