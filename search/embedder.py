@@ -63,7 +63,10 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self._st is None:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
 
+                # A weight-loading progress bar on every CLI call is noise in a terminal and in logs.
+                hf_logging.disable_progress_bar()
                 self._st = SentenceTransformer(self.model, device=self.device)
             return self._st
 
