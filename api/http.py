@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import schemas
 from api.auth import KeyRing, require_read, require_read_web
-from api.service import document_json, documents_json, open_index, search_json, split_csv
+from api.service import document_json, document_or_404, documents_json, open_index, search_json, split_csv
 from ingest.settings import Settings, get_settings
 
 PROBLEM = "application/problem+json"
@@ -178,9 +178,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     def document(document_id: str) -> dict[str, Any]:
         with holder.lock:
             idx = holder.get()
-            doc = idx.document(document_id)
-            if doc is None:
-                raise HTTPException(404, f"no document with id {document_id!r}")
+            doc = document_or_404(idx, document_id)
             data = document_json(doc)
             data["passages"] = [
                 {key: p.get(key) for key in ("passage_id", "ordinal", "language", "page_start", "page_end",
@@ -197,8 +195,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
 
         with holder.lock:
             idx = holder.get()
-            if idx.document(document_id) is None:
-                raise HTTPException(404, f"no document with id {document_id!r}")
+            document_or_404(idx, document_id)
             return similar_documents_json(idx, document_id, k=k)
 
     @app.post("/similar", tags=["similar"], summary="Documents or passages most similar to a text",
@@ -208,8 +205,8 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
 
         with holder.lock:
             idx = holder.get()
-            if body.exclude_document and idx.document(body.exclude_document) is None:
-                raise HTTPException(404, f"no document with id {body.exclude_document!r}")
+            if body.exclude_document:
+                document_or_404(idx, body.exclude_document)
             return similar_text_json(idx, body.text, k=body.k, exclude_document=body.exclude_document,
                                      passages=body.passages)
 

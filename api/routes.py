@@ -18,6 +18,7 @@ from api import schemas
 from api.auth import require_read, require_write
 from api.jobs import JobManager
 from api.roots import check_tree, resolve_in_roots
+from api.service import document_or_404
 
 SYNC_MAX_FILES = 5  # POST /documents answers with the result itself up to this many files ...
 SYNC_MAX_BYTES = 5 * 1024 * 1024  # ... and bytes; bigger uploads become a job (202)
@@ -130,9 +131,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
 
         with holder.lock:
             idx = holder.get()
-            doc = idx.document(document_id)
-            if doc is None:
-                raise HTTPException(404, f"no document with id {document_id!r}")
+            doc = document_or_404(idx, document_id)
             try:
                 idx.remove(document_id)
                 if not jobs.busy:  # a running job's final save persists this removal

@@ -153,3 +153,13 @@ def themes_json(lang: str | None = None) -> dict[str, Any]:
             {"id": t, "label": tax.label(t, code), "definition": tax.definition(t, code)} for t in tax.ids
         ],
     }
+
+
+def document_or_404(index: SearchIndex, document_id: str) -> Any:
+    """The document, or the HTTP 404 that names the id (for the API and the web page alike)."""
+    from fastapi import HTTPException
+
+    doc = index.document(document_id)
+    if doc is None:
+        raise HTTPException(404, f"no document with id {document_id!r}")
+    return doc

