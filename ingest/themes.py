@@ -88,7 +88,9 @@ class ThemeThresholds:
             "passage_threshold": round(float(self.passage_threshold), 4),
             "document_threshold": round(float(self.document_threshold), 4),
             "passage_offsets": {k: round(float(v), 4) for k, v in sorted(self.passage_offsets.items()) if v},
-            "document_offsets": {k: round(float(v), 4) for k, v in sorted(self.document_offsets.items()) if v},
+            "document_offsets": {
+                k: round(float(v), 4) for k, v in sorted(self.document_offsets.items()) if v
+            },
         }
 
 
@@ -131,6 +133,11 @@ class _Matcher:
 def _alternation(stems: Sequence[str]) -> str:
     # Longest first so the regex engine prefers the most specific stem; sorted for determinism.
     return "|".join(re.escape(s) for s in sorted(set(stems), key=lambda s: (-len(s), s)))
+
+
+def _prefix_only(stems: Sequence[str]) -> list[str]:
+    """Plain stems marked ``^`` (prefix, never inside a compound); phrases and ``=``/``^`` rules unchanged."""
+    return [s if s[:1] in "=^" or " " in s else "^" + s for s in stems]
 
 
 def _compile(per_theme: list[tuple[list[str], bool]]) -> _Matcher:
@@ -178,14 +185,19 @@ class ThemeTagger:
         self.thresholds = thresholds if thresholds is not None else load_thresholds()
         self._embed_definitions = embed_definitions
         self._anchors: np.ndarray | None = None  # (themes, languages, dim), built on first use
-        self._exclude = [
-            re.compile(_alternation(t.exclude)) if t.exclude else None for t in taxonomy.themes
-        ]
+        self._exclude = [re.compile(_alternation(t.exclude)) if t.exclude else None for t in taxonomy.themes]
         self._matchers: dict[str | None, _Matcher] = {}
         self._fallback = _compile(
             [
-                ([s for lang in LANGUAGES for s in t.keywords[lang] if len(s.lstrip("=^")) >= FALLBACK_MIN_STEM
-                  and " " not in s and not s.startswith("=")], False)
+                (
+                    [
+                        s
+                        for lang in LANGUAGES
+                        for s in t.keywords[lang]
+                        if len(s.lstrip("=^")) >= FALLBACK_MIN_STEM and " " not in s and not s.startswith("=")
+                    ],
+                    False,
+                )
                 for t in taxonomy.themes
             ]
         )
@@ -198,8 +210,13 @@ class ThemeTagger:
             if lang is None:  # unknown language: every list, as plain prefixes
                 rules = [([s for code in LANGUAGES for s in t.keywords[code]], False) for t in self.taxonomy]
             else:
+                # English does not compound: its stems match Nordic tokens only as prefixes ("sports" must not
+                # match inside "transportsektorn").
                 rules = [
-                    ([*t.keywords[lang], *(t.keywords["en"] if lang != "en" else ())], lang in COMPOUNDING_LANGUAGES)
+                    (
+                        [*t.keywords[lang], *(_prefix_only(t.keywords["en"]) if lang != "en" else ())],
+                        lang in COMPOUNDING_LANGUAGES,
+                    )
                     for t in self.taxonomy
                 ]
             self._matchers[lang] = _compile(rules)
@@ -227,7 +244,8 @@ class ThemeTagger:
                 if i not in found and any(pattern.match(p) for p in parts):
                     found[i] = FALLBACK_WEIGHT
         result = tuple(
-            (i, w) for i, w in sorted(found.items())
+            (i, w)
+            for i, w in sorted(found.items())
             if not (self._exclude[i] is not None and self._exclude[i].search(token))
         )
         if len(self._token_cache) >= TOKEN_CACHE_LIMIT:  # bound memory in a long-running server
@@ -247,7 +265,11 @@ class ThemeTagger:
         for pos, token in enumerate(tokens):
             for rest, i in phrases.get(token, ()):
                 following = tokens[pos + 1 : pos + 1 + len(rest)]
-                if len(following) == len(rest) and following[:-1] == list(rest[:-1]) and following[-1].startswith(rest[-1]):
+                if (
+                    len(following) == len(rest)
+                    and following[:-1] == list(rest[:-1])
+                    and following[-1].startswith(rest[-1])
+                ):
                     hits[i] += 1
         hits[-1] = len(tokens)
         return hits

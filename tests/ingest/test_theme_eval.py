@@ -76,7 +76,11 @@ def small_gold(tmp_path: Path) -> Path:
     lines = [
         {"source": "docs/liikenne.txt", "themes": ["transport"]},
         {"source": "asuminen.txt", "themes": ["housing"]},  # found under an extra root
-        {"text": "Hulevedet ja rankkasateet aiheuttavat tulvia.", "lang": "fi", "themes": ["climate-adaptation"]},
+        {
+            "text": "Hulevedet ja rankkasateet aiheuttavat tulvia.",
+            "lang": "fi",
+            "themes": ["climate-adaptation"],
+        },
         {"text": "The meeting started at nine and the minutes were approved.", "themes": []},
     ]
     gold.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
@@ -125,9 +129,13 @@ def test_own_gold_files_are_valid():
     if not (SHARED / "corpus").is_dir():
         pytest.skip("shared corpus not available")
     documents = read_gold(DATA / "themes_gold_extra.jsonl", roots=[SHARED / "corpus"], known_themes=ids)
-    dev = {it.source.name for it in read_gold(SHARED / "eval" / "themes_dev.jsonl", roots=[SHARED / "corpus"])}
+    dev = {
+        it.source.name for it in read_gold(SHARED / "eval" / "themes_dev.jsonl", roots=[SHARED / "corpus"])
+    }
     assert len(documents) >= 15
-    assert not dev & {it.source.name for it in documents}, "extra gold must be other documents than the dev gold"
+    assert not dev & {it.source.name for it in documents}, (
+        "extra gold must be other documents than the dev gold"
+    )
 
 
 @pytest.mark.slow
@@ -143,4 +151,4 @@ def test_document_micro_f1_on_dev_gold(e5_model_dir):
     tagger = ThemeTagger(load_taxonomy(), embed)
     report = evaluate(gold, tagger, ingest_file, embed, roots=[SHARED / "corpus"])
     assert report.document is not None
-    assert report.document.micro_f1 >= 0.7
+    assert report.document.micro_f1 >= 0.75

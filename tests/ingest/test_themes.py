@@ -38,6 +38,13 @@ def top_theme(tagger: ThemeTagger, text: str, lang: str | None) -> str | None:
         ("boligfortetting", "nb", "land-use"),
         ("affaldssortering", "da", "circular-economy"),
         ("stormwater", "en", "climate-adaptation"),
+        ("ilmastostrategia", "fi", "low-carbon"),
+        ("klimatstrategin", "sv", "low-carbon"),
+        ("helleaallot", "fi", "climate-adaptation"),
+        ("eliölajien", "fi", "green-infrastructure"),
+        ("friska", "sv", "healthy-city"),
+        ("försöken", "sv", "business-innovation"),
+        ("transit", "en", "transport"),
     ],
 )
 def test_compounds_and_inflections_match(tagger, word, lang, theme):
@@ -59,6 +66,32 @@ def test_unknown_language_uses_every_list(tagger):
         ("klimatsmart", "sv", "smart-city"),  # "^smart" never inside a compound
         ("tiivistelmä", "fi", "land-use"),  # a summary, not densification
         ("hyvinvointialueen", "fi", "healthy-city"),  # the Finnish wellbeing services county
+        ("transition", "en", "transport"),  # "transit" is a whole word only
+        ("transportsektorn", "sv", "healthy-city"),  # English "sports" never matches inside a Nordic compound
+        ("lähelle", "fi", "climate-adaptation"),  # "near" contains "helle" (heat)
+        ("jätettiin", "fi", "circular-economy"),  # jättää: to leave, to submit
+        ("oheismateriaali", "fi", "circular-economy"),  # meeting papers
+        ("beskrivning", "sv", "circular-economy"),  # contains "rivning"
+        ("markkinaoikeuteen", "fi", "business-innovation"),  # the Market Court
+        ("arbetsmarknaden", "sv", "business-innovation"),  # the labour market
+        ("näringsdepartementet", "sv", "business-innovation"),  # a ministry's name
+        ("business-as-usual", "en", "business-innovation"),
+        ("sähköisesti", "fi", "smart-city"),  # minutes signed electronically
+        ("climate-smart", "en", "smart-city"),
+        ("angelägenheter", "sv", "housing"),  # contains "lägenhet"
+        ("in-house", "en", "housing"),
+        ("boligvei", "nb", "housing"),  # a road class
+        ("uhkaavat", "fi", "land-use"),  # "threatening" contains "kaava"
+        ("maaseudulla", "fi", "governance"),  # the countryside, not a city region
+        ("liikenneturvallisuus", "fi", "social-sustainability"),  # traffic safety
+        ("tunga", "sv", "social-sustainability"),  # "heavy" contains "unga"
+        ("videregående", "da", "transport"),  # upper secondary school
+        ("business", "da", "transport"),  # "^bus"
+        ("terveyskeskus", "fi", "healthy-city"),  # health-care services are social services
+        ("friskolor", "sv", "healthy-city"),  # independent schools
+        ("luonnonvarojen", "fi", "green-infrastructure"),  # natural resources: circular economy
+        ("jätelajien", "fi", "green-infrastructure"),  # waste types, not species
+        ("park-and-ride", "en", "green-infrastructure"),
     ],
 )
 def test_false_friends_do_not_match(tagger, text, lang, theme):
@@ -73,6 +106,8 @@ def test_false_friends_do_not_match(tagger, text, lang, theme):
         ("Mötet började klockan nio och protokollet godkändes.", "sv"),
         ("Møtet startet klokken ni og protokollen ble godkjent.", "nb"),
         ("Mødet begyndte klokken ni, og referatet blev godkendt.", "da"),
+        ("Mødet blev afsluttet kl. 17.00, og referatet blev godkendt.", "da"),
+        ("Pöytäkirja allekirjoitetaan sähköisesti, ja asia jätettiin pöydälle.", "fi"),
     ],
 )
 def test_neutral_text_gets_no_theme(tagger, text, lang):
@@ -109,7 +144,9 @@ class FakeEmbedder:
 
 def test_semantic_evidence_and_determinism():
     embed = FakeEmbedder()
-    tagger = ThemeTagger(load_taxonomy(), embed_definitions=embed, thresholds=ThemeThresholds(lexical_weight=0.5))
+    tagger = ThemeTagger(
+        load_taxonomy(), embed_definitions=embed, thresholds=ThemeThresholds(lexical_weight=0.5)
+    )
     texts = ["Joukkoliikenteen ja pyöräilyn edistäminen.", NEUTRAL, "Bostäder och hyresrätter."]
     langs = ["fi", "en", "sv"]
     vectors = embed(texts)
