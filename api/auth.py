@@ -30,8 +30,9 @@ KEY_COOKIE = "nordsearch_key"
 Access = Literal["read", "write"]
 
 # Declared for the OpenAPI schema (the "Authorize" button of /docs); checked by KeyRing.
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                              description="A write key (NORDSEARCH_API_KEYS) or a read-only key.")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="A write key (NORDSEARCH_API_KEYS) or a read-only key."
+)
 bearer = HTTPBearer(auto_error=False, description="The same key as `Authorization: Bearer KEY`.")
 
 
@@ -51,8 +52,11 @@ class KeyRing:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
-        return cls(tuple(_digest(k) for k in _split(settings.api_keys)),
-                   tuple(_digest(k) for k in _split(settings.read_keys)), settings.open_reads)
+        return cls(
+            tuple(_digest(k) for k in _split(settings.api_keys)),
+            tuple(_digest(k) for k in _split(settings.read_keys)),
+            settings.open_reads,
+        )
 
     @property
     def reads_need_key(self) -> bool:
@@ -63,7 +67,7 @@ class KeyRing:
         return bool(self.write) or bool(self.read)
 
     def classify(self, key: str) -> Access | None:
-        """"write", "read" or None (unknown key); constant time in the key's content."""
+        """ "write", "read" or None (unknown key); constant time in the key's content."""
         digest = _digest(key)
         is_write = False
         is_read = False
@@ -82,7 +86,8 @@ class KeyRing:
             raise HTTPException(403, "writes are disabled on this server (no NORDSEARCH_API_KEYS configured)")
         if not key:
             raise HTTPException(
-                401, f"an API key is required to {need}: send it as X-API-Key: KEY or Authorization: Bearer KEY",
+                401,
+                f"an API key is required to {need}: send it as X-API-Key: KEY or Authorization: Bearer KEY",
                 headers={"WWW-Authenticate": 'Bearer realm="nordsearch"'},
             )
         access = self.classify(key)

@@ -17,14 +17,20 @@ app = typer.Typer(
     add_completion=True,
     rich_markup_mode=None,  # plain click help: rich's help renderer alone costs ~0.25 s of start-up
 )
-themes_app = typer.Typer(help="The theme taxonomy: list, evaluate and tune the tagger.", no_args_is_help=True,
-                         rich_markup_mode=None)
+themes_app = typer.Typer(
+    help="The theme taxonomy: list, evaluate and tune the tagger.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(themes_app, name="themes")
 
 IndexOpt = Annotated[
     Path | None,
-    typer.Option("--index", help="Index folder (default: $NORDSEARCH_INDEX, else .nordsearch/index).",
-                 show_default=False),
+    typer.Option(
+        "--index",
+        help="Index folder (default: $NORDSEARCH_INDEX, else .nordsearch/index).",
+        show_default=False,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -58,7 +64,9 @@ def index(
     workers: Annotated[int, typer.Option(help="Extraction processes (0 = one per core).")] = 0,
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-index unchanged files too.")] = False,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a JSON report of every file.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a JSON report of every file.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Batch-index files and folders (PDF, HTML, DOCX, TXT, Markdown); unchanged files are skipped."""
@@ -83,10 +91,16 @@ def index(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="A question or keywords, in any language.", show_default=False)],
+    query: Annotated[
+        str, typer.Argument(help="A question or keywords, in any language.", show_default=False)
+    ],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=200, help="How many results.")] = 10,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages, e.g. fi,sv.")] = None,
-    theme: Annotated[list[str] | None, typer.Option("--theme", help="Only passages with these themes.")] = None,
+    lang: Annotated[
+        list[str] | None, typer.Option("--lang", help="Only these languages, e.g. fi,sv.")
+    ] = None,
+    theme: Annotated[
+        list[str] | None, typer.Option("--theme", help="Only passages with these themes.")
+    ] = None,
     mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.")] = "hybrid",
     offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
     group: Annotated[str, typer.Option(help="passage, or document: one result per document.")] = "passage",
@@ -101,8 +115,16 @@ def search(
     if group not in ("passage", "document"):
         _fail(f"--group must be passage or document, not {group!r}", 2)
     with _open(index) as idx:
-        data = search_json(idx, query, k=k, offset=offset, mode=mode, languages=split_csv(lang),
-                           themes=split_csv(theme), group=group)
+        data = search_json(
+            idx,
+            query,
+            k=k,
+            offset=offset,
+            mode=mode,
+            languages=split_csv(lang),
+            themes=split_csv(theme),
+            group=group,
+        )
     if as_json:
         _print_json(data)
         return
@@ -166,8 +188,14 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 
     table = Table("id", "title", "lang", "pages", "passages", "source")
     for d in data["documents"]:
-        table.add_row(d["document_id"][:12], d["title"], d["language"], str(d["pages"]),
-                      str(d["passage_count"]), d["source"])
+        table.add_row(
+            d["document_id"][:12],
+            d["title"],
+            d["language"],
+            str(d["pages"]),
+            str(d["passage_count"]),
+            d["source"],
+        )
     Console().print(table)
 
 
@@ -182,13 +210,16 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
         _print_json(data)
         return
     for key, value in data.items():
-        typer.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
+        typer.echo(
+            f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}"
+        )
 
 
 @app.command()
 def remove(
-    document_ids: Annotated[list[str], typer.Argument(help="Document ids (or unique id prefixes).",
-                                                      show_default=False)],
+    document_ids: Annotated[
+        list[str], typer.Argument(help="Document ids (or unique id prefixes).", show_default=False)
+    ],
     index: IndexOpt = None,
 ) -> None:
     """Remove documents from the index."""
@@ -216,21 +247,39 @@ def _resolve_document_id(idx, given: str) -> str | None:
 
 @app.command("eval")
 def eval_(
-    queries: Annotated[Path, typer.Option("--queries", help="Queries JSONL: {id, text, lang, cross_lingual}.",
-                                          show_default=False)],
-    qrels: Annotated[Path, typer.Option("--qrels", help="TREC qrels: qid 0 docid grade.", show_default=False)],
-    mode: Annotated[str, typer.Option(help="Modes to evaluate, comma-separated.")] = "hybrid,dense,lexical",
+    queries: Annotated[
+        Path,
+        typer.Option("--queries", help="Queries JSONL: {id, text, lang, cross_lingual}.", show_default=False),
+    ],
+    qrels: Annotated[
+        Path, typer.Option("--qrels", help="TREC qrels: qid 0 docid grade.", show_default=False)
+    ],
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="Modes to evaluate, comma-separated; 'baseline' is the model alone "
+            "(raw vectors, no centring or hub correction)."
+        ),
+    ] = "hybrid,dense,lexical,baseline",
     index: IndexOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON report here.")] = None,
 ) -> None:
     """Score retrieval on judged queries: nDCG@10, Recall@10/@100, MRR@10, P@5, cross-lingual R@10."""
-    from search.evaluate import evaluate, format_table, load_qrels, load_queries, rank_with_index, to_json
+    from search.evaluate import (
+        BASELINE,
+        evaluate,
+        format_table,
+        load_qrels,
+        load_queries,
+        rank_with_index,
+        to_json,
+    )
 
     modes = [m for m in (part.strip() for part in mode.split(",")) if m]
-    bad = [m for m in modes if m not in ("hybrid", "dense", "lexical")]
+    bad = [m for m in modes if m not in ("hybrid", "dense", "lexical", BASELINE)]
     if bad or not modes:
-        _fail(f"--mode takes hybrid, dense and/or lexical, not {mode!r}", 2)
+        _fail(f"--mode takes hybrid, dense, lexical and/or {BASELINE}, not {mode!r}", 2)
     for path in (queries, qrels):
         if not path.is_file():
             _fail(f"no such file: {path}", 2)
@@ -251,9 +300,12 @@ def eval_(
 
 @app.command()
 def similar(
-    document_id: Annotated[str | None, typer.Argument(help="Document id (or unique prefix).",
-                                                      show_default=False)] = None,
-    passage: Annotated[str | None, typer.Option("--passage", help="A passage id instead of a document.")] = None,
+    document_id: Annotated[
+        str | None, typer.Argument(help="Document id (or unique prefix).", show_default=False)
+    ] = None,
+    passage: Annotated[
+        str | None, typer.Option("--passage", help="A passage id instead of a document.")
+    ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="A file (not indexed) to compare.")] = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=200, help="How many results.")] = 10,
     index: IndexOpt = None,
@@ -286,8 +338,10 @@ def similar(
         typer.echo("No similar documents.")
     for rank, item in enumerate(data["results"], start=1):
         text = " ".join(item["text"].split())
-        typer.echo(f"{rank}. {item['title']} ({item['language']}, score {item['score']:.3f})\n   {item['source']}\n"
-                   f"   {text[:240] + ('…' if len(text) > 240 else '')}")
+        typer.echo(
+            f"{rank}. {item['title']} ({item['language']}, score {item['score']:.3f})\n   {item['source']}\n"
+            f"   {text[:240] + ('…' if len(text) > 240 else '')}"
+        )
 
 
 @themes_app.command("list")
@@ -306,10 +360,23 @@ def themes_list(
         typer.echo(f"{theme['id']:24} {theme['label']}")
 
 
-GoldArg = Annotated[Path, typer.Argument(help="Gold JSONL: {\"source\", \"themes\"} or {\"text\", \"themes\"} lines.",
-                                        exists=True, dir_okay=False, show_default=False)]
-RootOpt = Annotated[list[Path] | None, typer.Option("--root", help="Folders where gold `source` files are looked "
-                                                                 "up (default: the gold file's folder, ../shared/corpus).")]
+GoldArg = Annotated[
+    Path,
+    typer.Argument(
+        help='Gold JSONL: {"source", "themes"} or {"text", "themes"} lines.',
+        exists=True,
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+RootOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--root",
+        help="Folders where gold `source` files are looked "
+        "up (default: the gold file's folder, ../shared/corpus).",
+    ),
+]
 MaxPassagesOpt = Annotated[int, typer.Option(help="Passages sampled per document (0 = all).")]
 
 
@@ -324,14 +391,16 @@ def _theme_eval_parts():
 
 
 @themes_app.command("eval")
-def themes_eval(gold: GoldArg, root: RootOpt = None, max_passages: MaxPassagesOpt = 24,
-                as_json: JsonOpt = False) -> None:
+def themes_eval(
+    gold: GoldArg, root: RootOpt = None, max_passages: MaxPassagesOpt = 24, as_json: JsonOpt = False
+) -> None:
     """Precision, recall, F1 (micro, macro, per theme), F1@3 and NDCG@5 of the tagger on a gold set."""
     from ingest.theme_eval import DEFAULT_ROOTS, evaluate
 
     tagger, ingest_fn, embed = _theme_eval_parts()
-    report = evaluate(gold, tagger, ingest_fn, embed, roots=root or DEFAULT_ROOTS,
-                      max_passages=max_passages or None)
+    report = evaluate(
+        gold, tagger, ingest_fn, embed, roots=root or DEFAULT_ROOTS, max_passages=max_passages or None
+    )
     typer.echo(report.to_json() if as_json else report.format_table())
 
 
@@ -341,18 +410,29 @@ def themes_optimize(
     extra: Annotated[list[Path] | None, typer.Option("--extra", help="More gold files to tune on.")] = None,
     root: RootOpt = None,
     max_passages: MaxPassagesOpt = 24,
-    out: Annotated[Path | None, typer.Option(help="Where to write the thresholds (default: the "
-                                                  "tagger's thresholds file).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the thresholds (default: the tagger's thresholds file)."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
 ) -> None:
     """Pick the tagger's thresholds that maximise micro-F1 on gold sets (cross-validated)."""
     from ingest.theme_eval import DEFAULT_ROOTS, DEFAULT_THRESHOLDS_PATH, optimize
 
     tagger, ingest_fn, embed = _theme_eval_parts()
-    result = optimize(gold, tagger, ingest_fn, embed, roots=root or DEFAULT_ROOTS,
-                      out_path=None if dry_run else (out or DEFAULT_THRESHOLDS_PATH),
-                      max_passages=max_passages or None, extra_gold=tuple(extra or ()))
-    typer.echo(f"micro-F1 on the gold: {result.train_micro_f1:.3f}; cross-validated: {result.cv_micro_f1:.3f}")
+    result = optimize(
+        gold,
+        tagger,
+        ingest_fn,
+        embed,
+        roots=root or DEFAULT_ROOTS,
+        out_path=None if dry_run else (out or DEFAULT_THRESHOLDS_PATH),
+        max_passages=max_passages or None,
+        extra_gold=tuple(extra or ()),
+    )
+    typer.echo(
+        f"micro-F1 on the gold: {result.train_micro_f1:.3f}; cross-validated: {result.cv_micro_f1:.3f}"
+    )
     typer.echo(f"thresholds: {result.thresholds.to_dict()}")
     if result.written_to:
         typer.echo(f"written to {result.written_to}")

@@ -95,13 +95,24 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         from api.web_auth import key_page, wants_html
 
-        if exc.status_code in (401, 403) and wants_html(request) and (
-            request.url.path == "/" or request.url.path.startswith(WEB_PATHS)
+        if (
+            exc.status_code in (401, 403)
+            and wants_html(request)
+            and (request.url.path == "/" or request.url.path.startswith(WEB_PATHS))
         ):
             return key_page(request, exc.status_code, str(exc.detail))
-        titles = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                  405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-                  415: "Unsupported Media Type", 422: "Unprocessable Content", 503: "Service Unavailable"}
+        titles = {
+            400: "Bad Request",
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            409: "Conflict",
+            413: "Content Too Large",
+            415: "Unsupported Media Type",
+            422: "Unprocessable Content",
+            503: "Service Unavailable",
+        }
         response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
         for name, value in (getattr(exc, "headers", None) or {}).items():
             response.headers[name] = value
@@ -110,9 +121,15 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "body")),
-             "message": e["msg"] + (f" (got {e['input']!r})" if isinstance(e.get("input"), str | int | float)
-                                    and len(str(e["input"])) <= 80 else "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "body")),
+                "message": e["msg"]
+                + (
+                    f" (got {e['input']!r})"
+                    if isinstance(e.get("input"), str | int | float) and len(str(e["input"])) <= 80
+                    else ""
+                ),
+            }
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -122,15 +139,26 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["service"], summary="Readiness: the index is loaded", response_model=schemas.Ready,
-             responses=schemas.problems(503))
+    @app.get(
+        "/ready",
+        tags=["service"],
+        summary="Readiness: the index is loaded",
+        response_model=schemas.Ready,
+        responses=schemas.problems(503),
+    )
     def ready() -> JSONResponse:
         if holder.index is None:
             return problem(503, "Service Unavailable", f"index not loaded: {holder.error or 'starting'}")
         return JSONResponse({"status": "ready", "index": str(holder.index_dir)})
 
-    @app.get("/search", tags=["search"], summary="Search passages with a question in any language",
-             dependencies=read, response_model=schemas.SearchResult, responses=schemas.problems(401, 403, 422, 503))
+    @app.get(
+        "/search",
+        tags=["search"],
+        summary="Search passages with a question in any language",
+        dependencies=read,
+        response_model=schemas.SearchResult,
+        responses=schemas.problems(401, 403, 422, 503),
+    )
     def search(
         q: Annotated[str, Query(min_length=1, max_length=2000, description="Question or keywords.")],
         k: Annotated[int, Query(ge=1, le=200)] = 10,
@@ -138,22 +166,43 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         mode: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
         lang: Annotated[list[schemas.Lang] | None, Query(description="Languages, e.g. fi,sv")] = None,
         theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
-        group: Annotated[str, Query(pattern="^(passage|document)$",
-                                    description="document: one result per document with its best passages")] = "passage",
+        group: Annotated[
+            str,
+            Query(
+                pattern="^(passage|document)$",
+                description="document: one result per document with its best passages",
+            ),
+        ] = "passage",
     ) -> dict[str, Any]:
         try:
             with holder.lock:
-                return search_json(holder.get(), q, k=k, offset=offset, mode=mode, languages=split_csv(lang),
-                                   themes=split_csv(theme), group=group)
+                return search_json(
+                    holder.get(),
+                    q,
+                    k=k,
+                    offset=offset,
+                    mode=mode,
+                    languages=split_csv(lang),
+                    themes=split_csv(theme),
+                    group=group,
+                )
         except ValueError as exc:  # e.g. an unknown language: name it
             raise HTTPException(422, str(exc)) from None
 
-    @app.get("/documents", tags=["documents"], summary="The indexed documents, paged and filterable",
-             dependencies=read, response_model=schemas.DocumentList, responses=schemas.problems(401, 403, 422, 503))
+    @app.get(
+        "/documents",
+        tags=["documents"],
+        summary="The indexed documents, paged and filterable",
+        dependencies=read,
+        response_model=schemas.DocumentList,
+        responses=schemas.problems(401, 403, 422, 503),
+    )
     def documents(
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-        lang: Annotated[list[schemas.Lang] | None, Query(description="Document languages, e.g. fi,sv")] = None,
+        lang: Annotated[
+            list[schemas.Lang] | None, Query(description="Document languages, e.g. fi,sv")
+        ] = None,
         format: Annotated[list[str] | None, Query(description="pdf, html, docx, txt, md")] = None,
         theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
         city: Annotated[list[str] | None, Query(description="Metadata city")] = None,
@@ -165,31 +214,59 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
 
         try:
             filters = DocumentFilter(
-                languages=split_csv(lang) or [], formats=split_csv(format) or [], themes=split_csv(theme) or [],
-                cities=split_csv(city) or [], countries=split_csv(country) or [], year_from=year_from,
-                year_to=year_to)
+                languages=split_csv(lang) or [],
+                formats=split_csv(format) or [],
+                themes=split_csv(theme) or [],
+                cities=split_csv(city) or [],
+                countries=split_csv(country) or [],
+                year_from=year_from,
+                year_to=year_to,
+            )
         except ValueError as exc:
             raise HTTPException(422, f"lang: {exc}") from None
         with holder.lock:
             return documents_json(holder.get(), filters=filters, limit=limit, offset=offset)
 
-    @app.get("/documents/{document_id}", tags=["documents"], summary="One document with its passages",
-             dependencies=read, response_model=schemas.DocumentDetail, responses=schemas.problems(401, 403, 404, 503))
+    @app.get(
+        "/documents/{document_id}",
+        tags=["documents"],
+        summary="One document with its passages",
+        dependencies=read,
+        response_model=schemas.DocumentDetail,
+        responses=schemas.problems(401, 403, 404, 503),
+    )
     def document(document_id: str) -> dict[str, Any]:
         with holder.lock:
             idx = holder.get()
             doc = document_or_404(idx, document_id)
             data = document_json(doc)
             data["passages"] = [
-                {key: p.get(key) for key in ("passage_id", "ordinal", "language", "page_start", "page_end",
-                                              "section", "char_start", "char_end", "themes", "text")}
+                {
+                    key: p.get(key)
+                    for key in (
+                        "passage_id",
+                        "ordinal",
+                        "language",
+                        "page_start",
+                        "page_end",
+                        "section",
+                        "char_start",
+                        "char_end",
+                        "themes",
+                        "text",
+                    )
+                }
                 for p in (_as_plain(x) for x in idx.passages(document_id))
             ]
             return data
 
-    @app.get("/documents/{document_id}/similar", tags=["similar"], dependencies=read,
-             responses=schemas.problems(401, 403, 404, 422, 503),
-             summary="Documents most similar to one document, in any language (itself excluded)")
+    @app.get(
+        "/documents/{document_id}/similar",
+        tags=["similar"],
+        dependencies=read,
+        responses=schemas.problems(401, 403, 404, 422, 503),
+        summary="Documents most similar to one document, in any language (itself excluded)",
+    )
     def similar_documents(document_id: str, k: Annotated[int, Query(ge=1, le=200)] = 10) -> dict[str, Any]:
         from api.service import similar_documents_json
 
@@ -198,8 +275,13 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
             document_or_404(idx, document_id)
             return similar_documents_json(idx, document_id, k=k)
 
-    @app.post("/similar", tags=["similar"], summary="Documents or passages most similar to a text",
-              dependencies=read, responses=schemas.problems(401, 403, 404, 422, 503))
+    @app.post(
+        "/similar",
+        tags=["similar"],
+        summary="Documents or passages most similar to a text",
+        dependencies=read,
+        responses=schemas.problems(401, 403, 404, 422, 503),
+    )
     def similar_text(body: SimilarBody) -> dict[str, Any]:
         from api.service import similar_text_json
 
@@ -207,8 +289,9 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
             idx = holder.get()
             if body.exclude_document:
                 document_or_404(idx, body.exclude_document)
-            return similar_text_json(idx, body.text, k=body.k, exclude_document=body.exclude_document,
-                                     passages=body.passages)
+            return similar_text_json(
+                idx, body.text, k=body.k, exclude_document=body.exclude_document, passages=body.passages
+            )
 
     from fastapi.staticfiles import StaticFiles
 

@@ -148,12 +148,22 @@ class Job:
     finished: threading.Event = field(default_factory=threading.Event)
 
     def _file(self, o: FileOutcome) -> dict[str, Any]:
-        return {"source": o.source, "filename": self.names.get(o.source), "status": o.status,
-                "document_id": o.document_id, "passages": o.passages, "code": o.code, "reason": o.reason}
+        return {
+            "source": o.source,
+            "filename": self.names.get(o.source),
+            "status": o.status,
+            "document_id": o.document_id,
+            "passages": o.passages,
+            "code": o.code,
+            "reason": o.reason,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         outcomes = list(self.outcomes)
-        counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("indexed", "unchanged", "failed", "removed")}
+        counts = {
+            s: sum(1 for o in outcomes if o.status == s)
+            for s in ("indexed", "unchanged", "failed", "removed")
+        }
         result = None
         if self.result is not None:
             result = {k: v for k, v in self.result.items() if k != "files"}
@@ -165,8 +175,12 @@ class Job:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "progress": {"total": self.total, "done": len(outcomes), **counts,
-                         "passages": sum(o.passages for o in outcomes if o.status == "indexed")},
+            "progress": {
+                "total": self.total,
+                "done": len(outcomes),
+                **counts,
+                "passages": sum(o.passages for o in outcomes if o.status == "indexed"),
+            },
             "errors": [self._file(o) for o in outcomes if o.status == "failed"],
             "result": result,
             "error": self.error,
@@ -219,8 +233,14 @@ class JobManager:
     def busy(self) -> bool:
         return self._running is not None or not self._queue.empty()
 
-    def submit(self, kind: Literal["upload", "paths"], paths: list[Path], *, force: bool = False,
-               names: dict[str, str] | None = None) -> Job:
+    def submit(
+        self,
+        kind: Literal["upload", "paths"],
+        paths: list[Path],
+        *,
+        force: bool = False,
+        names: dict[str, str] | None = None,
+    ) -> Job:
         job = Job(id=uuid.uuid4().hex, kind=kind, paths=list(paths), force=force, names=dict(names or {}))
         with self._lock:
             self._jobs[job.id] = job
@@ -261,8 +281,14 @@ class JobManager:
         try:
             self.holder.get()
             extra = {"ingest": self.ingest} if self.ingest is not None else {}
-            report = index_paths(LockedIndex(self.holder), job.paths, workers=self.workers, force=job.force,
-                                 progress=JobProgress(job), **extra)
+            report = index_paths(
+                LockedIndex(self.holder),
+                job.paths,
+                workers=self.workers,
+                force=job.force,
+                progress=JobProgress(job),
+                **extra,
+            )
             job.result = report.to_dict()
             job.status = "done"
         except Exception as exc:  # the job fails with a reason; the service carries on

@@ -17,9 +17,14 @@ class RichProgress(Progress):
         from rich.progress import Progress as Bar
 
         self._bar = Bar(
-            TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
             TextColumn("files · {task.fields[passages]} passages · {task.fields[rate]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False,
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            transient=False,
         )
         self._task = None
         self._passages = 0

@@ -79,7 +79,9 @@ def check_tree(folder: Path, roots: list[Path]) -> None:
         for entry in entries:
             seen += 1
             if seen > MAX_ENTRIES:
-                raise HTTPException(400, f"folder {folder} has more than {MAX_ENTRIES} entries; index it in parts")
+                raise HTTPException(
+                    400, f"folder {folder} has more than {MAX_ENTRIES} entries; index it in parts"
+                )
             path = Path(entry.path)
             is_link = entry.is_symlink()
             if is_link:
@@ -102,6 +104,8 @@ def check_tree(folder: Path, roots: list[Path]) -> None:
                 continue
             stack.append((path, (*chain, real)))
     if escapes:
-        raise HTTPException(403, f"symlinks lead outside the configured index roots: {', '.join(escapes[:5])}")
+        raise HTTPException(
+            403, f"symlinks lead outside the configured index roots: {', '.join(escapes[:5])}"
+        )
     if loops:
         raise HTTPException(400, f"symlink loops: {', '.join(loops[:5])}")

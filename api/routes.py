@@ -25,8 +25,13 @@ SYNC_MAX_BYTES = 5 * 1024 * 1024  # ... and bytes; bigger uploads become a job (
 SYNC_WAIT_SECONDS = 120.0  # a small upload still running after this becomes a job too
 CHUNK = 1024 * 1024
 UPLOADS = "uploads"
-WRITE_OPERATIONS = {("POST", "/documents"), ("DELETE", "/documents/{document_id}"), ("POST", "/jobs"),
-                    ("GET", "/jobs"), ("GET", "/jobs/{job_id}")}  # the routes below that take require_write
+WRITE_OPERATIONS = {
+    ("POST", "/documents"),
+    ("DELETE", "/documents/{document_id}"),
+    ("POST", "/jobs"),
+    ("GET", "/jobs"),
+    ("GET", "/jobs/{job_id}"),
+}  # the routes below that take require_write
 SIDECAR_FIELDS = ("title", "url", "city", "country", "year", "publisher", "language")
 
 
@@ -68,14 +73,14 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
     def _detail(self, size: int) -> str:
-        return (f"the upload is over {size} bytes; the limit is {self.max_bytes} bytes "
-                "(NORDSEARCH_UPLOAD_MAX_BYTES)")
+        return (
+            f"the upload is over {size} bytes; the limit is {self.max_bytes} bytes "
+            "(NORDSEARCH_UPLOAD_MAX_BYTES)"
+        )
 
     async def _too_large(self, send: Any, size: int) -> None:
         response = _problem_json(413, "Content Too Large", self._detail(size))
         await response({"type": "http"}, None, send)
-
-
 
 
 def _safe_name(name: str) -> str:
@@ -93,39 +98,74 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     router = APIRouter()
     uploads_dir = Path(holder.index_dir) / UPLOADS
 
-    @router.post("/search", tags=["search"], dependencies=read, response_model=schemas.SearchResult,
-                 responses=schemas.problems(401, 403, 422, 503),
-                 summary="Search with a JSON body (all GET /search parameters plus document filters)")
+    @router.post(
+        "/search",
+        tags=["search"],
+        dependencies=read,
+        response_model=schemas.SearchResult,
+        responses=schemas.problems(401, 403, 422, 503),
+        summary="Search with a JSON body (all GET /search parameters plus document filters)",
+    )
     def search_post(body: schemas.SearchBody) -> dict[str, Any]:
         try:
             with holder.lock:
-                return search_json(holder.get(), body.q, k=body.k, offset=body.offset, mode=body.mode,
-                                   languages=split_csv(body.lang), themes=body.theme, document_ids=body.document_id,
-                                   cities=body.city, countries=body.country, year_from=body.year_from,
-                                   year_to=body.year_to, group=body.group)
+                return search_json(
+                    holder.get(),
+                    body.q,
+                    k=body.k,
+                    offset=body.offset,
+                    mode=body.mode,
+                    languages=split_csv(body.lang),
+                    themes=body.theme,
+                    document_ids=body.document_id,
+                    cities=body.city,
+                    countries=body.country,
+                    year_from=body.year_from,
+                    year_to=body.year_to,
+                    group=body.group,
+                )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @router.get("/themes", tags=["themes"], dependencies=read, response_model=schemas.Themes,
-                responses=schemas.problems(401, 403, 422), summary="The theme taxonomy with labels")
-    def themes(lang: Annotated[schemas.UiLang, Query(description="Label language: fi, sv, nb, da or en.",
-                                                     examples=["fi"])] = "en") -> dict[str, Any]:
+    @router.get(
+        "/themes",
+        tags=["themes"],
+        dependencies=read,
+        response_model=schemas.Themes,
+        responses=schemas.problems(401, 403, 422),
+        summary="The theme taxonomy with labels",
+    )
+    def themes(
+        lang: Annotated[
+            schemas.UiLang, Query(description="Label language: fi, sv, nb, da or en.", examples=["fi"])
+        ] = "en",
+    ) -> dict[str, Any]:
         from api.service import themes_json
 
         return themes_json(lang)
 
-    @router.get("/stats", tags=["service"], dependencies=read, response_model=schemas.Stats,
-                responses=schemas.problems(401, 403, 503),
-                summary="Documents, passages per language and theme, index size, model")
+    @router.get(
+        "/stats",
+        tags=["service"],
+        dependencies=read,
+        response_model=schemas.Stats,
+        responses=schemas.problems(401, 403, 503),
+        summary="Documents, passages per language and theme, index size, model",
+    )
     def stats() -> dict[str, Any]:
         from api.service import stats_json
 
         with holder.lock:
             return stats_json(holder.get())
 
-    @router.delete("/documents/{document_id}", tags=["documents"], dependencies=write,
-                   response_model=schemas.Removed, responses=schemas.problems(401, 403, 404, 409, 503),
-                   summary="Remove a document (and its uploaded file, if it was uploaded)")
+    @router.delete(
+        "/documents/{document_id}",
+        tags=["documents"],
+        dependencies=write,
+        response_model=schemas.Removed,
+        responses=schemas.problems(401, 403, 404, 409, 503),
+        summary="Remove a document (and its uploaded file, if it was uploaded)",
+    )
     def delete_document(document_id: str) -> dict[str, Any]:
         from search.errors import IndexLockedError
 
@@ -142,9 +182,15 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         return {"document_id": document_id, "removed": True}
 
     @router.post(
-        "/documents", tags=["documents"], dependencies=write, status_code=201, response_model=schemas.JobOut,
-        responses={202: {"model": schemas.JobOut, "description": "Accepted as a job: follow GET /jobs/{id}"},
-                   **schemas.problems(400, 401, 403, 413, 415, 422, 503)},
+        "/documents",
+        tags=["documents"],
+        dependencies=write,
+        status_code=201,
+        response_model=schemas.JobOut,
+        responses={
+            202: {"model": schemas.JobOut, "description": "Accepted as a job: follow GET /jobs/{id}"},
+            **schemas.problems(400, 401, 403, 413, 415, 422, 503),
+        },
         summary="Upload and index files (PDF, HTML, DOCX, TXT, Markdown)",
         description=(
             "Multipart upload: one or more files in the form field `files`, optional `metadata` (a JSON "
@@ -157,7 +203,9 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     async def upload(
         request: Request,
         files: Annotated[list[UploadFile], File(description="The documents.", min_length=1)],
-        metadata: Annotated[str | None, Form(description='JSON object, e.g. {"city": "Oulu", "year": 2023}')] = None,
+        metadata: Annotated[
+            str | None, Form(description='JSON object, e.g. {"city": "Oulu", "year": 2023}')
+        ] = None,
         background: Annotated[bool, Query(description="Always answer 202 with a job.")] = False,
     ) -> JSONResponse:
         from ingest.extract import supported_suffixes
@@ -166,15 +214,23 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         if not files:
             raise HTTPException(422, "files: give at least one file")
         if len(files) > settings.upload_max_files:
-            raise HTTPException(413, f"{len(files)} files in one upload; the limit is {settings.upload_max_files} "
-                                     "(NORDSEARCH_UPLOAD_MAX_FILES)")
+            raise HTTPException(
+                413,
+                f"{len(files)} files in one upload; the limit is {settings.upload_max_files} "
+                "(NORDSEARCH_UPLOAD_MAX_FILES)",
+            )
         meta = _parse_metadata(metadata)
         suffixes = set(supported_suffixes())
-        bad = [f.filename or "(no name)" for f in files if Path(_safe_name(f.filename or "")).suffix.lower()
-               not in suffixes]
+        bad = [
+            f.filename or "(no name)"
+            for f in files
+            if Path(_safe_name(f.filename or "")).suffix.lower() not in suffixes
+        ]
         if bad:
-            raise HTTPException(415, f"unsupported file type: {', '.join(bad[:10])} "
-                                     f"(supported: {', '.join(sorted(suffixes))})")
+            raise HTTPException(
+                415,
+                f"unsupported file type: {', '.join(bad[:10])} (supported: {', '.join(sorted(suffixes))})",
+            )
         saved, names, total = await _save_uploads(files, uploads_dir, settings.upload_max_bytes, meta)
         job = jobs.submit("upload", saved, force=bool(meta), names=names)
         small = len(saved) <= SYNC_MAX_FILES and total <= SYNC_MAX_BYTES
@@ -186,15 +242,25 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         if job.finished.is_set() and not background:
             if job.status == "failed":
                 return _problem_json(503, "Service Unavailable", f"indexing failed: {job.error}", job=data)
-            if data["progress"]["failed"] and not (data["progress"]["indexed"] or data["progress"]["unchanged"]):
+            if data["progress"]["failed"] and not (
+                data["progress"]["indexed"] or data["progress"]["unchanged"]
+            ):
                 reasons = "; ".join(f"{e['filename']}: {e['reason']}" for e in data["errors"][:10])
-                return _problem_json(422, "Unprocessable Content", f"no file could be indexed: {reasons}", job=data)
+                return _problem_json(
+                    422, "Unprocessable Content", f"no file could be indexed: {reasons}", job=data
+                )
             return JSONResponse(data, status_code=201)
         return JSONResponse(data, status_code=202, headers={"Location": f"/jobs/{job.id}"})
 
-    @router.post("/jobs", tags=["jobs"], dependencies=write, status_code=202, response_model=schemas.JobOut,
-                 responses=schemas.problems(400, 401, 403, 404, 413, 422, 503),
-                 summary="Index files and folders on the server (inside NORDSEARCH_INDEX_ROOTS) as a job")
+    @router.post(
+        "/jobs",
+        tags=["jobs"],
+        dependencies=write,
+        status_code=202,
+        response_model=schemas.JobOut,
+        responses=schemas.problems(400, 401, 403, 404, 413, 422, 503),
+        summary="Index files and folders on the server (inside NORDSEARCH_INDEX_ROOTS) as a job",
+    )
     def create_job(body: schemas.JobRequest) -> JSONResponse:
         holder.get()
         paths = []
@@ -205,13 +271,25 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         job = jobs.submit("paths", paths, force=body.force)
         return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/jobs/{job.id}"})
 
-    @router.get("/jobs", tags=["jobs"], dependencies=write, response_model=schemas.JobList,
-                responses=schemas.problems(401, 403), summary="Recent jobs, newest first")
+    @router.get(
+        "/jobs",
+        tags=["jobs"],
+        dependencies=write,
+        response_model=schemas.JobList,
+        responses=schemas.problems(401, 403),
+        summary="Recent jobs, newest first",
+    )
     def list_jobs() -> dict[str, Any]:
         return {"jobs": [j.to_dict() for j in jobs.list()]}
 
-    @router.get("/jobs/{job_id}", tags=["jobs"], dependencies=write, response_model=schemas.JobOut,
-                responses=schemas.problems(401, 403, 404), summary="A job's progress, per-file errors and result")
+    @router.get(
+        "/jobs/{job_id}",
+        tags=["jobs"],
+        dependencies=write,
+        response_model=schemas.JobOut,
+        responses=schemas.problems(401, 403, 404),
+        summary="A job's progress, per-file errors and result",
+    )
     def get_job(job_id: str) -> dict[str, Any]:
         job = jobs.get(job_id)
         if job is None:
@@ -232,7 +310,9 @@ def _parse_metadata(metadata: str | None) -> dict[str, Any]:
         raise HTTPException(422, "metadata: must be a JSON object")
     unknown = sorted(set(data) - set(SIDECAR_FIELDS))
     if unknown:
-        raise HTTPException(422, f"metadata: unknown fields {', '.join(unknown)} (allowed: {', '.join(SIDECAR_FIELDS)})")
+        raise HTTPException(
+            422, f"metadata: unknown fields {', '.join(unknown)} (allowed: {', '.join(SIDECAR_FIELDS)})"
+        )
     return data
 
 
@@ -259,7 +339,9 @@ async def _save_uploads(
                     size += len(chunk)
                     total += len(chunk)
                     if total > max_bytes:
-                        raise HTTPException(413, f"the upload exceeds {max_bytes} bytes (NORDSEARCH_UPLOAD_MAX_BYTES)")
+                        raise HTTPException(
+                            413, f"the upload exceeds {max_bytes} bytes (NORDSEARCH_UPLOAD_MAX_BYTES)"
+                        )
                     digest.update(chunk)
                     out.write(chunk)
             if size == 0:

@@ -45,13 +45,24 @@ class Problem(Open):
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` entry documenting these error statuses as problem+json."""
-    text = {400: "Bad request", 401: "No API key", 403: "Wrong or read-only API key, or path not allowed",
-            404: "Not found", 409: "The index is locked by another writer", 413: "Upload too large",
-            415: "Unsupported file type", 422: "Invalid parameters", 503: "Index not loaded"}
+    text = {
+        400: "Bad request",
+        401: "No API key",
+        403: "Wrong or read-only API key, or path not allowed",
+        404: "Not found",
+        409: "The index is locked by another writer",
+        413: "Upload too large",
+        415: "Unsupported file type",
+        422: "Invalid parameters",
+        503: "Index not loaded",
+    }
     codes = tuple(sorted({*codes, 400, 422}))  # 400: a body that is not JSON; 422 would be application/json
     return {
-        code: {"model": Problem, "description": text.get(code, "Error"),
-               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        code: {
+            "model": Problem,
+            "description": text.get(code, "Error"),
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
         for code in codes
     }
 
@@ -68,16 +79,27 @@ class Ready(Open):
 class SearchBody(BaseModel):
     """POST /search: the same parameters as GET /search, plus document-metadata filters."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"q": "miten kaupungit ovat lisänneet pyöräilyä talvella?", "k": 5, "lang": ["sv", "fi"],
-         "group": "document"},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "q": "miten kaupungit ovat lisänneet pyöräilyä talvella?",
+                    "k": 5,
+                    "lang": ["sv", "fi"],
+                    "group": "document",
+                },
+            ]
+        },
+    )
 
     q: str = Field(min_length=1, max_length=2000, description="Question or keywords, in any language.")
     k: Int = Field(default=10, ge=1, le=200)
     offset: Int = Field(default=0, ge=0, le=10000)
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
-    lang: list[Lang] | None = Field(default=None, max_length=10, description="Passage languages (fi, sv, nb, da, en).")
+    lang: list[Lang] | None = Field(
+        default=None, max_length=10, description="Passage languages (fi, sv, nb, da, en)."
+    )
     theme: list[str] | None = Field(default=None, max_length=50, description="Theme ids (GET /themes).")
     document_id: list[str] | None = Field(default=None, max_length=100, description="Only these documents.")
     city: list[str] | None = Field(default=None, max_length=50, description="Document metadata city.")
@@ -85,7 +107,8 @@ class SearchBody(BaseModel):
     year_from: Year | None = None
     year_to: Year | None = None
     group: Literal["passage", "document"] = Field(
-        default="passage", description="document: one result per document with its best passages.")
+        default="passage", description="document: one result per document with its best passages."
+    )
 
 
 class Hit(Open):
@@ -108,7 +131,9 @@ class Hit(Open):
 
 
 class SearchHit(Hit):
-    passages: list[Hit] | None = Field(default=None, description="group=document: the document's best passages.")
+    passages: list[Hit] | None = Field(
+        default=None, description="group=document: the document's best passages."
+    )
 
 
 class SearchResult(Open):
@@ -198,8 +223,9 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"paths": ["helsinki/2024"]}]})
 
-    paths: list[ServerPath] = Field(min_length=1, max_length=100,
-                             description="Absolute paths, or paths relative to a configured root.")
+    paths: list[ServerPath] = Field(
+        min_length=1, max_length=100, description="Absolute paths, or paths relative to a configured root."
+    )
     force: StrictBool = Field(default=False, description="Re-index unchanged files too.")
 
 

@@ -18,15 +18,23 @@ def resolve_index_dir(index: Path | str | None, settings: Settings | None = None
     return Path(index) if index else Path(settings.index)
 
 
-def open_index(index_dir: Path, settings: Settings | None = None, *, with_model: bool = True,
-               create: bool = True, embedder: Any = None) -> SearchIndex:
+def open_index(
+    index_dir: Path,
+    settings: Settings | None = None,
+    *,
+    with_model: bool = True,
+    create: bool = True,
+    embedder: Any = None,
+) -> SearchIndex:
     from search.embedder import get_embedder
     from search.index import SearchIndex
 
     settings = settings or get_settings()
     if embedder is None:
         embedder = get_embedder(settings) if with_model else None
-    return SearchIndex.open(index_dir, embedder=embedder, create=create, hnsw_threshold=settings.hnsw_threshold)
+    return SearchIndex.open(
+        index_dir, embedder=embedder, create=create, hnsw_threshold=settings.hnsw_threshold
+    )
 
 
 def as_dict(obj: Any) -> Any:
@@ -49,9 +57,25 @@ def split_csv(value: str | list[str] | None) -> list[str] | None:
     return out or None
 
 
-HIT_FIELDS = ("passage_id", "document_id", "title", "source", "language", "page", "page_end", "section",
-              "text", "score", "themes", "snippet", "highlights", "best_sentence", "best_sentence_span",
-              "duplicates", "passages")
+HIT_FIELDS = (
+    "passage_id",
+    "document_id",
+    "title",
+    "source",
+    "language",
+    "page",
+    "page_end",
+    "section",
+    "text",
+    "score",
+    "themes",
+    "snippet",
+    "highlights",
+    "best_sentence",
+    "best_sentence_span",
+    "duplicates",
+    "passages",
+)
 
 
 def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
@@ -64,8 +88,9 @@ def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
     for hit in response.results:
         data = as_dict(hit)
         row = {key: data.get(key) for key in HIT_FIELDS}
-        row["passages"] = [{key: p.get(key) for key in HIT_FIELDS if key != "passages"}
-                           for p in row.get("passages") or []]
+        row["passages"] = [
+            {key: p.get(key) for key in HIT_FIELDS if key != "passages"} for p in row.get("passages") or []
+        ]
         results.append(row)
     return {
         "query": q,
@@ -79,8 +104,20 @@ def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
     }
 
 
-DOC_FIELDS = ("document_id", "title", "source", "language", "format", "pages", "passage_count", "size_bytes",
-              "content_hash", "indexed_at", "themes", "metadata")
+DOC_FIELDS = (
+    "document_id",
+    "title",
+    "source",
+    "language",
+    "format",
+    "pages",
+    "passage_count",
+    "size_bytes",
+    "content_hash",
+    "indexed_at",
+    "themes",
+    "metadata",
+)
 
 
 def document_json(doc: Any) -> dict[str, Any]:
@@ -88,11 +125,17 @@ def document_json(doc: Any) -> dict[str, Any]:
     return {key: data.get(key) for key in DOC_FIELDS}
 
 
-def documents_json(index: SearchIndex, filters: Any = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+def documents_json(
+    index: SearchIndex, filters: Any = None, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
     """A page of documents (sorted by title) with the total for paging; `documents --json` and GET /documents."""
     docs = index.documents(filters, limit=limit, offset=offset)
-    return {"documents": [document_json(d) for d in docs], "total": index.count_documents(filters),
-            "limit": limit, "offset": offset}
+    return {
+        "documents": [document_json(d) for d in docs],
+        "total": index.count_documents(filters),
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 def similar_documents_json(index: SearchIndex, document_id: str, k: int = 10) -> dict[str, Any]:
@@ -101,8 +144,9 @@ def similar_documents_json(index: SearchIndex, document_id: str, k: int = 10) ->
     return {"document_id": document_id, "results": [as_dict(item) for item in items]}
 
 
-def similar_text_json(index: SearchIndex, text: str, k: int = 10, exclude_document: str | None = None,
-                      passages: bool = False) -> dict[str, Any]:
+def similar_text_json(
+    index: SearchIndex, text: str, k: int = 10, exclude_document: str | None = None, passages: bool = False
+) -> dict[str, Any]:
     """Documents (or passages) most similar to a raw text, in any language."""
     items = index.similar_to_text(text, k=k, exclude_document=exclude_document, passages=passages)
     return {"results": [as_dict(item) for item in items]}

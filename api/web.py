@@ -75,10 +75,16 @@ def group_hits(hits: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
     """Hits (best first) -> documents in the order of their best hit, each with its hits."""
     groups: dict[str, dict[str, Any]] = {}
     for hit in hits:
-        g = groups.setdefault(hit["document_id"], {
-            "document_id": hit["document_id"], "title": hit["title"], "language": hit["language"],
-            "themes": [], "hits": [],
-        })
+        g = groups.setdefault(
+            hit["document_id"],
+            {
+                "document_id": hit["document_id"],
+                "title": hit["title"],
+                "language": hit["language"],
+                "themes": [],
+                "hits": [],
+            },
+        )
         hit = dict(hit)
         hit["snippet_html"] = hit.get("snippet_html") or (
             snippet_html(hit) if hit.get("snippet") else highlight(_shorten(hit["text"]), query)
@@ -99,8 +105,10 @@ def web_router(holder) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def context(request: Request) -> dict[str, Any]:
-        ui = pick_ui_language(request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
-                              request.headers.get("accept-language"))
+        ui = pick_ui_language(
+            request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
+            request.headers.get("accept-language"),
+        )
 
         def switch_url(code: str) -> str:
             params = dict(request.query_params)
@@ -109,8 +117,12 @@ def web_router(holder) -> APIRouter:
 
         labels = _theme_labels(ui)
         return {
-            "ui": ui, "t": LABELS[ui], "ui_languages": UI_LANGUAGES, "switch_url": switch_url,
-            "language_names": LANGUAGE_NAMES[ui], "theme_labels": labels,
+            "ui": ui,
+            "t": LABELS[ui],
+            "ui_languages": UI_LANGUAGES,
+            "switch_url": switch_url,
+            "language_names": LANGUAGE_NAMES[ui],
+            "theme_labels": labels,
             "themes": [{"id": k, "label": v} for k, v in labels.items()],
         }
 
@@ -127,15 +139,22 @@ def web_router(holder) -> APIRouter:
         ctx.update(q=q, lang=lang, theme=theme, offset=offset, k=k, groups=[], has_more=False, error=None)
 
         def page_url(new_offset: int) -> str:
-            return "/?" + urlencode({"q": q, "lang": lang, "theme": theme, "ui": ctx["ui"],
-                                     "offset": max(0, new_offset), "k": k})
+            return "/?" + urlencode(
+                {"q": q, "lang": lang, "theme": theme, "ui": ctx["ui"], "offset": max(0, new_offset), "k": k}
+            )
 
         ctx["page_url"] = page_url
         if q.strip():
             try:
                 with holder.lock:
-                    data = search_json(holder.get(), q, k=k, offset=offset, languages=[lang] if lang else None,
-                                       themes=[theme] if theme else None)
+                    data = search_json(
+                        holder.get(),
+                        q,
+                        k=k,
+                        offset=offset,
+                        languages=[lang] if lang else None,
+                        themes=[theme] if theme else None,
+                    )
                 ctx["groups"] = group_hits(data["results"], q)
                 ctx["has_more"] = data.get("total", 0) > offset + k
             except (ValueError, HTTPException) as exc:

@@ -12,12 +12,24 @@ from api.auth import KEY_COOKIE
 from api.i18n import pick_ui_language
 
 KEY_LABELS = {
-    "en": {"title": "API key needed", "label": "API key", "submit": "Continue",
-           "hint": "This server needs a key to search. Ask its administrator for one."},
-    "fi": {"title": "API-avain tarvitaan", "label": "API-avain", "submit": "Jatka",
-           "hint": "Tämä palvelin vaatii avaimen hakuun. Pyydä avain ylläpitäjältä."},
-    "sv": {"title": "API-nyckel behövs", "label": "API-nyckel", "submit": "Fortsätt",
-           "hint": "Den här servern kräver en nyckel för att söka. Be administratören om en."},
+    "en": {
+        "title": "API key needed",
+        "label": "API key",
+        "submit": "Continue",
+        "hint": "This server needs a key to search. Ask its administrator for one.",
+    },
+    "fi": {
+        "title": "API-avain tarvitaan",
+        "label": "API-avain",
+        "submit": "Jatka",
+        "hint": "Tämä palvelin vaatii avaimen hakuun. Pyydä avain ylläpitäjältä.",
+    },
+    "sv": {
+        "title": "API-nyckel behövs",
+        "label": "API-nyckel",
+        "submit": "Fortsätt",
+        "hint": "Den här servern kräver en nyckel för att söka. Be administratören om en.",
+    },
 }
 COOKIE_DAYS = 30
 
@@ -30,16 +42,28 @@ def key_page(request: Request, status: int, detail: str) -> HTMLResponse:
     from api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES
     from api.web import _env
 
-    ui = pick_ui_language(request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
-                          request.headers.get("accept-language"))
+    ui = pick_ui_language(
+        request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
+        request.headers.get("accept-language"),
+    )
     query = f"?{request.url.query}" if request.url.query else ""
 
     def switch_url(code: str) -> str:
         return f"{request.url.path}?{urlencode({**dict(request.query_params), 'ui': code})}"
 
-    html = _env().get_template("key.html").render(
-        ui=ui, t=LABELS[ui], k=KEY_LABELS[ui], ui_languages=UI_LANGUAGES, switch_url=switch_url,
-        language_names=LANGUAGE_NAMES[ui], detail=detail, next_url=f"{request.url.path}{query}",
+    html = (
+        _env()
+        .get_template("key.html")
+        .render(
+            ui=ui,
+            t=LABELS[ui],
+            k=KEY_LABELS[ui],
+            ui_languages=UI_LANGUAGES,
+            switch_url=switch_url,
+            language_names=LANGUAGE_NAMES[ui],
+            detail=detail,
+            next_url=f"{request.url.path}{query}",
+        )
     )
     headers = {"WWW-Authenticate": 'Bearer realm="nordsearch"'} if status == 401 else None
     return HTMLResponse(html, status_code=status, headers=headers)
@@ -57,8 +81,14 @@ def key_router() -> APIRouter:
             next_url = "/"  # only back to this site
         response = RedirectResponse(next_url, status_code=303)
         if key:
-            response.set_cookie(KEY_COOKIE, key, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="strict",
-                                secure=request.url.scheme == "https")
+            response.set_cookie(
+                KEY_COOKIE,
+                key,
+                max_age=COOKIE_DAYS * 86400,
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+            )
         else:
             response.delete_cookie(KEY_COOKIE)
         return response

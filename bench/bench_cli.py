@@ -33,11 +33,15 @@ def main() -> int:
         subprocess.run(cmd, capture_output=True, env=env, check=True)
         times.append(time.perf_counter() - started)
     median = statistics.median(times)
-    print(f"nordsearch --help: median {median * 1000:.0f} ms over {RUNS} runs "
-          f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}; budget {BUDGET * 1000:.0f} ms)")
+    print(
+        f"nordsearch --help: median {median * 1000:.0f} ms over {RUNS} runs "
+        f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}; budget {BUDGET * 1000:.0f} ms)"
+    )
 
     code = "import sys; sys.argv=['nordsearch','--help']\nimport api.cli\ntry:\n    api.cli.app()\nexcept SystemExit:\n    pass"
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=env
+    )
     rows = []
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s+(.*)", line)

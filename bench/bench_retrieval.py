@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=SHARED / "corpus")
     ap.add_argument("--queries", type=Path, default=SHARED / "eval" / "dev" / "queries.jsonl")
     ap.add_argument("--qrels", type=Path, default=SHARED / "eval" / "dev" / "qrels.tsv")
-    ap.add_argument("--modes", default="hybrid,dense,lexical")
+    ap.add_argument("--modes", default="hybrid,dense,lexical,baseline")
     ap.add_argument("--json", type=Path, help="write the full report (per query too) here")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,7 +33,9 @@ def main() -> None:
     if not (args.index / "store.sqlite").exists():
         exe = Path(sys.executable).parent / "nordsearch"
         print(f"building {args.index} from {args.corpus} (once; takes a while)", file=sys.stderr)
-        subprocess.run([str(exe), "index", str(args.corpus), "--index", str(args.index), "--quiet"], check=True)
+        subprocess.run(
+            [str(exe), "index", str(args.corpus), "--index", str(args.index), "--quiet"], check=True
+        )
 
     from api.service import open_index
     from search.evaluate import evaluate, format_table, load_qrels, load_queries, rank_with_index, to_json

@@ -54,9 +54,13 @@ class CachedEmbedder:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gold", type=Path, default=SHARED / "eval" / "themes_dev.jsonl")
-    parser.add_argument("--extra", type=Path, action="append", default=[], help="more gold files to report on")
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="more gold files to report on"
+    )
     parser.add_argument("--roots", type=Path, action="append", default=[SHARED / "corpus"])
     parser.add_argument("--max-passages", type=int, default=te.DEFAULT_MAX_PASSAGES)
     parser.add_argument("--lexical-only", action="store_true")
@@ -81,7 +85,9 @@ def main() -> None:
             cv_f1, _ = te.cross_validate(docs, tagger, args.cv)
             print(f"document micro-F1, {args.cv}-fold cross-validated thresholds: {cv_f1:.3f}")
         if args.json is not None:
-            target = args.json if gold == args.gold else args.json.with_name(f"{args.json.stem}_{gold.stem}.json")
+            target = (
+                args.json if gold == args.gold else args.json.with_name(f"{args.json.stem}_{gold.stem}.json")
+            )
             target.write_text(report.to_json(), encoding="utf-8")
         print()
 

@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: str = ""  # comma-separated write keys
-    read_keys: str = ""  # comma-separated read-only keys; if set (or api_keys set and open_reads false) reads need a key
+    read_keys: str = (
+        ""  # comma-separated read-only keys; if set (or api_keys set and open_reads false) reads need a key
+    )
     open_reads: bool = True
     upload_max_bytes: int = 50 * 1024 * 1024
     upload_max_files: int = 20

@@ -165,8 +165,10 @@ def compute_metrics(
     tp, fp, fn = (sum(c[i] for c in counts.values()) for i in range(3))
     micro = _prf(tp, fp, fn)
     per_theme = {t: ThemeMetrics(*_prf(*c), support=c[0] + c[2]) for t, c in counts.items()}
-    macro = tuple(float(np.mean([getattr(m, a) for m in per_theme.values()])) if per_theme else 0.0
-                  for a in ("precision", "recall", "f1"))
+    macro = tuple(
+        float(np.mean([getattr(m, a) for m in per_theme.values()])) if per_theme else 0.0
+        for a in ("precision", "recall", "f1")
+    )
     f1s: list[float] = []
     ndcgs: list[float] = []
     for g, r in zip(gold, ranked, strict=True):
@@ -259,7 +261,9 @@ def _decide(ev: Evidence, tagger: ThemeTagger, th: ThemeThresholds) -> tuple[lis
 
 def score_evidence(evidence: Sequence[Evidence], tagger: ThemeTagger, th: ThemeThresholds) -> LevelMetrics:
     decisions = [_decide(ev, tagger, th) for ev in evidence]
-    return compute_metrics([ev.item.themes for ev in evidence], [d[0] for d in decisions], [d[1] for d in decisions])
+    return compute_metrics(
+        [ev.item.themes for ev in evidence], [d[0] for d in decisions], [d[1] for d in decisions]
+    )
 
 
 # ---- report --------------------------------------------------------------------------------------

@@ -101,8 +101,12 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
                 found.setdefault(str(path.resolve()), path)
             else:
                 errors.append(
-                    FileOutcome(str(path), "failed", code="unsupported_format",
-                                reason=f"unsupported file type {path.suffix or '(none)'!r}")
+                    FileOutcome(
+                        str(path),
+                        "failed",
+                        code="unsupported_format",
+                        reason=f"unsupported file type {path.suffix or '(none)'!r}",
+                    )
                 )
         else:
             errors.append(FileOutcome(str(path), "failed", code="not_found", reason="no such file or folder"))

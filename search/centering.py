@@ -165,7 +165,7 @@ class LanguageStats:
 
     With them, the distribution of a query's similarity to one language's passages is known
     exactly without scoring them all: mean q.mu_L, variance q' S_L q. Used to standardise
-    similarities per language (see SearchIndex._dense_balanced).
+    similarities per language (see search.retrieval.Retriever.dense_balanced).
     """
 
     languages: list[str]

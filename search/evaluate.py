@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from search.index import SearchIndex
 
 TWIN_SUFFIX = "_text_twin.md"
@@ -37,8 +39,15 @@ def load_queries(path: Path) -> list[EvalQuery]:
             continue
         try:
             row = json.loads(line)
-            queries.append(EvalQuery(str(row["id"]), row["text"], row.get("lang", ""),
-                                     bool(row.get("cross_lingual", False)), row.get("kind", "")))
+            queries.append(
+                EvalQuery(
+                    str(row["id"]),
+                    row["text"],
+                    row.get("lang", ""),
+                    bool(row.get("cross_lingual", False)),
+                    row.get("kind", ""),
+                )
+            )
         except (json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"{path}:{n}: not a query line ({exc})") from exc
     return queries
@@ -171,12 +180,33 @@ def to_json(reports: list[ModeReport]) -> dict:
     return {rep.mode: {"groups": rep.groups, "per_query": rep.per_query} for rep in reports}
 
 
+# Not a search mode: the model alone (raw vectors, no language centring, no hub correction, no
+# lexical side), exact over every passage. The dev set's "dense alone" baseline, for comparison.
+BASELINE = "baseline"
+
+
 def rank_with_index(index: SearchIndex, k: int = 100) -> Callable[[EvalQuery, str], list[str]]:
     """A ``rank`` for ``evaluate`` that runs the product's own search: documents (group="document",
-    so each document's rank is its best passage's) without snippets, which scoring never reads."""
+    so each document's rank is its best passage's) without snippets, which scoring never reads.
+    Mode ``BASELINE`` ranks passages by plain cosine instead (see above)."""
     from search.query import SearchRequest
 
+    plain: list[tuple[np.ndarray, list[str]]] = []  # loaded on first use
+
+    def rank_plain(text: str) -> list[str]:
+        import numpy as np
+
+        if not plain:
+            _, matrix, documents, _ = index.store.all_passage_vectors()
+            source = {d: doc.source for d in set(documents) if (doc := index.store.get_document(d))}
+            plain.append((matrix, [source.get(d, d) for d in documents]))
+        matrix, sources = plain[0]
+        scores = matrix @ index.embedder.embed_queries([text])[0]
+        return [sources[i] for i in np.argsort(-scores, kind="stable")]
+
     def rank(query: EvalQuery, mode: str) -> list[str]:
+        if mode == BASELINE:
+            return rank_plain(query.text)
         request = SearchRequest(q=query.text, k=k, mode=mode, group="document", snippets=False)  # type: ignore[arg-type]
         return [hit.source for hit in index.search(request).results]
 

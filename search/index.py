@@ -7,6 +7,10 @@
 
 Writes go to the store first (one transaction per document) and only then to the in-memory
 vector index, so a crash at any point loses at most the document being written.
+
+This module keeps the index's lifecycle (open/close, writes, the FAISS cache, stats, reads);
+ranking is search.retrieval, turning rankings into pages of hits search.results, and similar
+cases search.similar.
 """
 
 from __future__ import annotations
@@ -21,24 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.records import Document, IngestedFile, Passage
-from search import fusion, lexical
-from search.centering import LanguageOffsets, LanguageStats, parallel_texts, texts_fingerprint
-from search.embedder import normalize_rows
+from search import results
+from search.centering import LanguageOffsets, parallel_texts, texts_fingerprint
+from search.corpus_view import CorpusView
 from search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from search.filters import DocumentFilter, PassageFilter
+from search.filters import DocumentFilter
 from search.locking import WriterLock
-from search.query import SearchHit, SearchRequest, SearchResponse, SimilarItem
-from search.snippets import (
-    MAX_SENTENCE_CHARS,
-    DuplicateFinder,
-    build_snippet,
-    choose_best,
-    matched_spans,
-    normalized_text_key,
-    query_terms,
-    sentence_spans,
-)
-from search.store import Store, StoredPassage
+from search.query import SearchRequest, SearchResponse, SimilarItem
+from search.retrieval import TIE_MARGIN, Retriever
+from search.similar import SimilarCases
+from search.store import Store
 from search.vectors import (
     COMPACT_FRACTION,
     DEFAULT_HNSW_THRESHOLD,
@@ -62,8 +58,6 @@ LOCK_FILE = "write.lock"
 EMBED_CHUNK = 256  # passages embedded per call: bounds memory on very long documents
 HYBRID_MIN_POOL = 50  # candidates taken from each list before fusion
 GROUP_MIN_POOL = 400  # passages ranked when results are grouped by document
-ASSEMBLE_CHUNK = 256  # passages read from the store at a time while building a page
-TIE_MARGIN = 16
 
 
 def tag_themes(ingested: IngestedFile, vectors: np.ndarray, tagger: ThemeTagger) -> None:
@@ -84,8 +78,9 @@ def tag_themes(ingested: IngestedFile, vectors: np.ndarray, tagger: ThemeTagger)
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:
-    """The text embedded for a passage. Plain text for now; whether prefixing the title/section
-    helps is to be measured on the dev set (change it here only, then re-index with --rebuild)."""
+    """The text embedded for a passage: the passage alone. Prefixing the document title was measured
+    on the dev set and lowered nDCG@10 by 0.03 (README, "Variants measured"). Change it here only,
+    then re-index with --rebuild."""
     return passage.text
 
 
@@ -125,7 +120,7 @@ class SearchIndex:
         self._centering = centering
         self._offsets: LanguageOffsets | None = None
         self._transform: str | None = None
-        self._stats: tuple[int, LanguageStats] | None = None
+        self._view: CorpusView | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -216,6 +211,11 @@ class SearchIndex:
             self._tagger = ThemeTagger(load_taxonomy(), embed_definitions=embedder.embed_passages)
         return self._tagger
 
+    @property
+    def embedder(self) -> Embedder:
+        """The model this index embeds with (loaded on first use)."""
+        return self._get_embedder()
+
     def _get_embedder(self) -> Embedder:
         if self._embedder is None:
             from search.embedder import get_embedder
@@ -224,6 +224,16 @@ class SearchIndex:
             self._check_embedder(embedder)
             self._embedder = embedder
         return self._embedder
+
+    def _embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors of ``texts``, embedded EMBED_CHUNK at a time."""
+        import numpy as np
+
+        embedder = self._get_embedder()
+        chunks = [
+            embedder.embed_passages(texts[i : i + EMBED_CHUNK]) for i in range(0, len(texts), EMBED_CHUNK)
+        ]
+        return np.concatenate(chunks) if chunks else np.zeros((0, embedder.dimension), dtype=np.float32)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -237,8 +247,6 @@ class SearchIndex:
         Takes the writer lock (held until save() or close()). ``mtime`` defaults to the source
         file's, when the source is a local file.
         """
-        import numpy as np
-
         self._lock.acquire()
         embedder = self._get_embedder()
         if self.store.model() is None:
@@ -246,11 +254,7 @@ class SearchIndex:
         else:
             self._check_embedder(embedder)
         doc = ingested.document
-        texts = [passage_embedding_text(doc, p) for p in ingested.passages]
-        chunks = [
-            embedder.embed_passages(texts[i : i + EMBED_CHUNK]) for i in range(0, len(texts), EMBED_CHUNK)
-        ]
-        vectors = np.concatenate(chunks) if chunks else np.zeros((0, embedder.dimension), dtype=np.float32)
+        vectors = self._embed_passages([passage_embedding_text(doc, p) for p in ingested.passages])
         tag_themes(ingested, vectors, self._get_tagger(embedder))
         if mtime is None and os.path.isfile(doc.source):
             mtime = os.path.getmtime(doc.source)
@@ -315,7 +319,10 @@ class SearchIndex:
                     return False
                 vectors = self._maybe_change_kind(vectors)
                 vectors.save(
-                    self.path, model=model[0], generation=self._vectors_generation, transform=self.transform_id()
+                    self.path,
+                    model=model[0],
+                    generation=self._vectors_generation,
+                    transform=self.transform_id(),
                 )
                 return True
         finally:
@@ -485,119 +492,34 @@ class SearchIndex:
         need = request.offset + request.k
         # how many ranked passages to look at: a page of documents needs more passages than a
         # page of passages (several passages per document, duplicates collapsed away)
-        pool = max(need * 3, HYBRID_MIN_POOL) if request.group == "passage" else max(need * 20, GROUP_MIN_POOL)
-        qv: np.ndarray | None = None
-        if request.mode == "lexical":
-            match = lexical.fts_match_expression(lexical.analyze_query(request.q))
-            ranked = self._lexical(match, filters, pool)
-            total = self.store.lexical_count(match, filters) if match else 0
-        else:
-            allowed = None if filters.is_empty else self.store.allowed_ids(filters)
-            total = self.store.passage_count() if allowed is None else len(allowed)
-            if total == 0:
-                ranked = []
-            else:
-                qv = self._query_vector(request.q)
-                if request.mode == "dense":
-                    ranked = self._dense_for(request)(qv, pool, allowed)
-                else:
-                    ranked = self._hybrid(request, qv, filters, allowed, pool)
-        hits, has_more = self._assemble(ranked, request)
+        pool = (
+            max(need * 3, HYBRID_MIN_POOL) if request.group == "passage" else max(need * 20, GROUP_MIN_POOL)
+        )
+        ranked, total, qv = self._retriever().rank(request, filters, pool)
+        hits, has_more = results.assemble(self.store, ranked, request)
         if request.snippets and hits:
-            self._add_snippets(hits, request.q, qv)
+            results.add_snippets(
+                hits, request.q, qv, embedder=self._get_embedder, offsets=self.language_offsets
+            )
         return SearchResponse(
-            query=request.q, mode=request.mode, total=total, results=hits, group=request.group, has_more=has_more
+            query=request.q,
+            mode=request.mode,
+            total=total,
+            results=hits,
+            group=request.group,
+            has_more=has_more,
         )
 
-    def _assemble(self, ranked: list[tuple[int, float]], request: SearchRequest) -> tuple[list[SearchHit], bool]:
-        """Ranked passages -> the requested page of hits: near-duplicates collapsed into the best-ranked
-        copy, and with group="document" one hit per document carrying its best passages."""
+    def _retriever(self) -> Retriever:
+        # built per use (it holds nothing but these references), so it never keeps the index
+        # alive through a reference cycle
+        return Retriever(
+            self.store, nearest=self._nearest, corpus=self._corpus, centered_vectors=self.centered_vectors,
+            offsets=self.language_offsets, embedder=self._get_embedder,
+        )  # fmt: skip
 
-        need = request.offset + request.k
-        by_doc = request.group == "document"
-        leaders: list[SearchHit] = []  # passage mode: distinct passages; document mode: documents
-        doc_hit: dict[str, SearchHit] = {}
-        seen = DuplicateFinder()
-        done = False
-        for start in range(0, len(ranked), ASSEMBLE_CHUNK):
-            chunk = ranked[start : start + ASSEMBLE_CHUNK]
-            stored = self.store.get_passages([vid for vid, _ in chunk])
-            for vid, score in chunk:
-                sp = stored.get(vid)
-                if sp is None:
-                    continue
-                hit = _hit(sp, score)
-                if request.collapse_duplicates:
-                    original = seen.find(sp.passage.text)
-                    if isinstance(original, SearchHit):
-                        if original.document_id != hit.document_id:
-                            original.duplicates.append(hit.passage_id)
-                        continue
-                    seen.add(sp.passage.text, hit)
-                if not by_doc:
-                    leaders.append(hit)
-                    if len(leaders) > need:
-                        done = True
-                        break
-                    continue
-                group = doc_hit.get(hit.document_id)
-                if group is None:
-                    if len(leaders) > need:  # page full (plus one to know there is more): stop
-                        done = True
-                        break
-                    hit.passages.append(_copy_hit(hit))
-                    doc_hit[hit.document_id] = hit
-                    leaders.append(hit)
-                elif len(group.passages) < request.passages_per_document:
-                    group.passages.append(hit)
-            if done:
-                break
-        page = leaders[request.offset : need]
-        return page, len(leaders) > need
-
-    def _add_snippets(self, hits: list[SearchHit], q: str, qv: np.ndarray | None) -> None:
-        """Snippet, highlights and best sentence for each hit (and the passages under a document hit).
-        Top-level hits get the best sentence by meaning (their sentences embedded in one batch);
-        passages under a document hit by matched terms only, to keep a page cheap."""
-        import numpy as np
-
-        terms = query_terms(q)
-        top = list(hits)
-        nested = [p for h in hits for p in h.passages[1:]]
-        spans = {id(h): sentence_spans(h.text, h.language) for h in top + nested}
-        sentences = [(h, i, h.text[s:e][:MAX_SENTENCE_CHARS]) for h in top for i, (s, e) in enumerate(spans[id(h)])]
-        sims = np.zeros(len(sentences), dtype=np.float32)
-        if qv is not None and sentences:
-            offsets = self.language_offsets()
-            matrix = self._get_embedder().embed_passages([t for _, _, t in sentences])
-            if offsets is not None:
-                matrix = offsets.center_passages(matrix, [h.language for h, _, _ in sentences])
-            sims = matrix @ qv
-        sim_of = {(id(h), i): float(sims[n]) for n, (h, i, _) in enumerate(sentences)}
-        for h in top + nested:
-            sp = spans[id(h)]
-            texts = [h.text[s:e] for s, e in sp]
-            counts = [len(matched_spans(t, h.language, terms)) for t in texts]
-            best = choose_best(texts, [sim_of.get((id(h), i), 0.0) for i in range(len(sp))], counts) if sp else None
-            snip = build_snippet(h.text, sp, best, terms, h.language)
-            h.snippet, h.highlights, h.best_sentence, h.best_sentence_span = (
-                snip.text, snip.highlights, snip.best_sentence, snip.best_span,
-            )  # fmt: skip
-        for h in top:  # a document hit's first passage is itself: share the result
-            if h.passages:
-                first = h.passages[0]
-                first.snippet, first.highlights = h.snippet, h.highlights
-                first.best_sentence, first.best_sentence_span = h.best_sentence, h.best_sentence_span
-
-    def _query_vector(self, q: str) -> np.ndarray:
-        """The query's embedding, language-centred like the passages: the offset removed is the mix
-        of the languages' query offsets weighted by the detector's confidences, so a query whose
-        language is unclear (three Scandinavian words) is centred by a blend, never by a wrong guess."""
-        qv = self._get_embedder().embed_queries([q])[0]
-        offsets = self.language_offsets()
-        return qv if offsets is None else offsets.center_query(qv, _language_weights(q))
-
-    def _dense(self, qv: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _nearest(self, qv: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """The k passages of highest cosine with ``qv`` (FAISS), ties by id."""
         with self._vec_lock:  # FAISS reads are thread-safe, but not concurrent with our own adds
             vi = self._ensure_vectors()
             if vi is None:
@@ -608,211 +530,41 @@ class SearchIndex:
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         return sorted(hits, key=lambda h: (-h[1], h[0]))[:k]
 
-    def _dense_for(self, request: SearchRequest) -> Callable[[np.ndarray, int, np.ndarray | None], list[tuple[int, float]]]:
-        return self._dense_balanced if request.balance_languages else self._dense
-
-    def _score_exact(self, qv: np.ndarray, vector_ids: list[int], balanced: bool) -> dict[int, float]:
-        """Dense scores of given passages, on the same scale as the dense search's."""
-        ids, matrix = self.centered_vectors(vector_ids)
-        scores = dict(zip(ids.tolist(), (matrix @ qv).tolist(), strict=True))
-        stats = self._language_stats() if balanced else None
-        if stats is None or len(stats.languages) < 2:
-            return scores
-        pooled_mean, pooled_sd = stats.pooled(qv)
-        moments = {lang: stats.moments(lang, qv) for lang in stats.languages}
-        info = self.store.passage_info(list(scores))
-        out = {}
-        for vid, score in scores.items():
-            mean, sd = moments.get(info.get(vid, ("", ""))[1], moments.get("", (pooled_mean, pooled_sd)))
-            out[vid] = pooled_mean + (score - mean) / sd * pooled_sd
-        return out
-
-    def _language_stats(self) -> LanguageStats | None:
-        """Mean and covariance of the (centred) passage vectors of each language, cached per generation."""
+    def _corpus(self) -> CorpusView | None:
+        """Every passage's vector as FAISS holds it, with its document and language, for the
+        corpus-wide statistics; cached per store generation."""
+        # generation read before the vectors: a write in between leaves the view labelled older
+        # than it is, so it is rebuilt on next use rather than trusted too long
         generation = self.store.generation()
-        cached = self._stats
-        if cached is not None and cached[0] == generation:
-            return cached[1]
+        view = self._view
+        if view is not None and view.generation == generation:
+            return view
         if self.store.model() is None:
             return None
-        ids, matrix = self.store.all_vectors()
-        matrix = self._prepare(ids, matrix)
-        _, _, languages = self.store.passage_documents()
-        stats = LanguageStats.build(ids, matrix, languages)
-        self._stats = (generation, stats)
-        return stats
+        ids, matrix, documents, languages = self.store.all_passage_vectors()
+        offsets = self.language_offsets()
+        if offsets is not None and len(ids):
+            matrix = offsets.center_passages(matrix, languages)
+        self._view = view = CorpusView(generation, ids, matrix, documents, languages)
+        return view
 
-    def _dense_balanced(self, qv: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """Dense retrieval with each language's similarities standardised before the merge.
+    # -- similar cases (search.similar) ---------------------------------------------------------
 
-        The model gives every passage in the query's language a head start (it shares the
-        query's language component). Within one language that head start is the same for all
-        passages, so we search each language separately and compare passages by how far above
-        their own language's similarity distribution they lie (z = (s - q.mu_L) / sqrt(q' S_L q),
-        exact from the language's mean and covariance). z is mapped back to the cosine scale of
-        the whole collection so fusion weights keep their meaning.
-        """
-        import numpy as np
-
-        stats = self._language_stats()
-        if stats is None or len(stats.languages) < 2:
-            return self._dense(qv, k, allowed)
-        pooled_mean, pooled_sd = stats.pooled(qv)
-        out: list[tuple[int, float]] = []
-        for lang in stats.languages:
-            ids = stats.ids[lang]
-            if allowed is not None:
-                ids = np.intersect1d(ids, allowed, assume_unique=True)
-            if not len(ids):
-                continue
-            mean, sd = stats.moments(lang, qv)
-            for vid, score in self._dense(qv, k, ids):
-                out.append((vid, pooled_mean + (score - mean) / sd * pooled_sd))
-        return sorted(out, key=lambda h: (-h[1], h[0]))[:k]
-
-    def _lexical(self, match: str | None, filters: PassageFilter, k: int) -> list[tuple[int, float]]:
-        return self.store.lexical_search(match, filters, k) if match else []
-
-    def _hybrid(
-        self, request: SearchRequest, qv: np.ndarray, filters: PassageFilter, allowed: np.ndarray | None, pool: int
-    ) -> list[tuple[int, float]]:
-        dense_search = self._dense_for(request)
-        dense = dense_search(qv, pool, allowed)
-        if request.feedback > 0 and dense:
-            # dense pseudo-relevance feedback: the top passages (any language) pull the query
-            _, top = self.centered_vectors([v for v, _ in dense[: request.feedback]])
-            qv = fusion.pseudo_relevance_query(qv, top, request.feedback_weight)
-            dense = dense_search(qv, pool, allowed)
-        lex = self._lexical(lexical.fts_match_expression(lexical.analyze_query(request.q)), filters, pool)
-        if request.fusion == "rrf":
-            scores = fusion.rrf([[v for v, _ in dense], [v for v, _ in lex]], request.rrf_k)
-        else:
-            dense_scores = dict(dense)
-            missing = [v for v, _ in lex if v not in dense_scores]
-            if missing:  # lexical hits outside the dense pool: score them exactly rather than as 0
-                dense_scores.update(self._score_exact(qv, missing, request.balance_languages))
-            if request.fusion == "weighted":
-                scores = fusion.weighted(dense_scores, dict(lex), request.lexical_weight)
-            else:
-                words = lexical.query_word_variants(request.q)
-                terms = self.store.lexical_terms([v for v, _ in lex])
-                cov = {v: lexical.coverage(words, set(t.split())) for v, t in terms.items()}
-                scores = fusion.coverage_weighted(dense_scores, dict(lex), cov, request.lexical_weight)
-        info = self.store.passage_info(list(scores)) if request.document_weight or request.language_merge else {}
-        if request.document_weight:
-            scores = fusion.document_context(
-                scores, {v: d for v, (d, _) in info.items()}, request.document_weight
-            )
-        if request.language_merge:
-            return fusion.within_language([v for v, _ in dense], scores, {v: lang for v, (_, lang) in info.items()})
-        return fusion.ranked(scores)
-
-    # -- similar cases --------------------------------------------------------------------------
-
-    def _document_centroids(self) -> tuple[list[str], np.ndarray]:
-        """(document ids, unit centroid of each document's centred passage vectors): a document is
-        represented by all of its passages, not by its first 512 tokens. Cached per generation."""
-        import numpy as np
-
-        generation = self.store.generation()
-        cached = getattr(self, "_centroids", None)
-        if cached is not None and cached[0] == generation:
-            return cached[1], cached[2]
-        ids, matrix = self.store.all_vectors()
-        matrix = self._prepare(ids, matrix)
-        _, doc_of, _ = self.store.passage_documents()
-        doc_ids = sorted(set(doc_of))
-        row = {d: i for i, d in enumerate(doc_ids)}
-        sums = np.zeros((len(doc_ids), matrix.shape[1] if matrix.ndim == 2 else 0), dtype=np.float64)
-        if len(doc_ids):
-            np.add.at(sums, np.fromiter((row[d] for d in doc_of), dtype=np.int64, count=len(doc_of)), matrix)
-        centroids = normalize_rows(sums) if len(doc_ids) else sums.astype(np.float32)
-        self._centroids = (generation, doc_ids, centroids)
-        return doc_ids, centroids
-
-    def _similar_by_vector(self, target: np.ndarray, k: int, exclude: set[str]) -> list[SimilarItem]:
-        """Documents ranked by centroid cosine with ``target``; each with its passage closest to it."""
-        import numpy as np
-
-        doc_ids, centroids = self._document_centroids()
-        if not doc_ids:
-            return []
-        scores = centroids @ target
-        out: list[SimilarItem] = []
-        for i in np.argsort(-scores, kind="stable"):
-            if doc_ids[i] in exclude:
-                continue
-            item = self._best_passage_item(doc_ids[i], target, float(scores[i]))
-            if item is not None:
-                out.append(item)
-            if len(out) >= k:
-                break
-        return out
-
-    def _best_passage_item(self, document_id: str, target: np.ndarray, score: float) -> SimilarItem | None:
-        ids, matrix = self.centered_vectors(self.store.vector_ids_of(document_id))
-        if not len(ids):
-            return None
-        best = int(ids[int((matrix @ target).argmax())])
-        sp = self.store.get_passages([best]).get(best)
-        return None if sp is None else _similar_item(sp, score)
+    def _similar_cases(self) -> SimilarCases:
+        # built per use, like _retriever
+        return SimilarCases(
+            self.store, corpus=self._corpus, centered_vectors=self.centered_vectors,
+            dense=self._retriever().dense, embed_passages=self._embed_passages, offsets=self.language_offsets,
+        )  # fmt: skip
 
     def similar_documents(self, document_id: str, k: int = 10) -> list[SimilarItem]:
         """The k documents most similar to ``document_id`` in any language (itself excluded);
         [] when it is not indexed."""
-        doc_ids, centroids = self._document_centroids()
-        if document_id not in doc_ids:
-            return []
-        target = centroids[doc_ids.index(document_id)]
-        return self._similar_by_vector(target, k, self._same_documents(document_id))
-
-    def _same_documents(self, document_id: str) -> set[str]:
-        """The document and its text twin (a PDF's *_text_twin.md is the same document)."""
-        from search.evaluate import doc_key
-
-        doc = self.store.get_document(document_id)
-        out = {document_id}
-        if doc is not None:
-            key = doc_key(doc.source)
-            out |= {d.document_id for d in self.store.list_documents(None, 100000, 0) if doc_key(d.source) == key}
-        return out
+        return self._similar_cases().similar_documents(document_id, k)
 
     def similar_passages(self, passage_id: str, k: int = 10) -> list[SimilarItem] | None:
         """Passages of other documents most similar to one passage; None when it does not exist."""
-        vid = self.store.vector_id_of(passage_id)
-        if vid is None:
-            return None
-        ids, matrix = self.centered_vectors([vid])
-        sp = self.store.get_passages([vid]).get(vid)
-        if not len(ids) or sp is None:
-            return None
-        return self._similar_passages_to(matrix[0], k, self._same_documents(sp.passage.document_id))
-
-    def _similar_passages_to(self, target: np.ndarray, k: int, exclude: set[str]) -> list[SimilarItem]:
-        import numpy as np
-
-        allowed = None
-        if exclude:
-            allowed = np.setdiff1d(
-                self.store.vector_ids(),
-                np.asarray([v for d in exclude for v in self.store.vector_ids_of(d)], dtype=np.int64),
-            )
-        ranked = self._dense(target, k * 3 + TIE_MARGIN, allowed)
-        stored = self.store.get_passages([v for v, _ in ranked])
-        out: list[SimilarItem] = []
-        seen: set[str] = set()
-        for vid, score in ranked:
-            sp = stored.get(vid)
-            if sp is None:
-                continue
-            key = normalized_text_key(sp.passage.text)  # the same paragraph in two reports: once
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(_similar_item(sp, score))
-            if len(out) >= k:
-                break
-        return out
+        return self._similar_cases().similar_passages(passage_id, k)
 
     def similar_to_text(
         self, text: str, k: int = 10, exclude_document: str | None = None, *, passages: bool = False,
@@ -820,41 +572,13 @@ class SearchIndex:
     ) -> list[SimilarItem]:  # fmt: skip
         """Documents (or, with passages=True, passages) most similar to a raw text in any language.
         Long texts are cut into ~200-word chunks whose vectors are averaged, like a document's."""
-        chunks = _chunks(text)
-        if not chunks:
-            return []
-        lang = language or _guess_language(text)
-        return self._similar_to_chunks(chunks, [lang] * len(chunks), k, exclude_document, passages)
+        return self._similar_cases().similar_to_text(
+            text, k, exclude_document, passages=passages, language=language
+        )
 
     def similar_to_file(self, path: Path, k: int = 10, *, passages: bool = False) -> list[SimilarItem]:
         """Documents most similar to a file that need not be indexed (the file itself excluded if it is)."""
-        from ingest.pipeline import ingest_file
-
-        ingested = ingest_file(Path(path))
-        texts = [p.text for p in ingested.passages]
-        langs = [p.language for p in ingested.passages]
-        return self._similar_to_chunks(texts, langs, k, ingested.document.document_id, passages)
-
-    def _similar_to_chunks(
-        self, texts: list[str], languages: list[str], k: int, exclude_document: str | None, passages: bool
-    ) -> list[SimilarItem]:
-        import numpy as np
-
-        if not texts or self.store.model() is None:
-            return []
-        matrix = np.concatenate(
-            [self._get_embedder().embed_passages(texts[i : i + EMBED_CHUNK]) for i in range(0, len(texts), EMBED_CHUNK)]
-        )
-        offsets = self.language_offsets()
-        if offsets is not None:
-            matrix = offsets.center_passages(matrix, languages)
-        target = normalize_rows(matrix.mean(axis=0))[0]
-        exclude = self._same_documents(exclude_document) if exclude_document else set()
-        if exclude_document and self.store.get_document(exclude_document) is None:
-            exclude = set()
-        if passages:
-            return self._similar_passages_to(target, k, exclude)
-        return self._similar_by_vector(target, k, exclude)
+        return self._similar_cases().similar_to_file(path, k, passages=passages)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -907,57 +631,3 @@ def _read_manifest(path: Path) -> Manifest | None:
         return Manifest.read(path / MANIFEST_FILE)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _similar_item(sp: StoredPassage, score: float) -> SimilarItem:
-    p = sp.passage
-    return SimilarItem(
-        document_id=p.document_id, title=sp.title, source=sp.source, language=p.language, score=round(score, 6),
-        text=p.text, passage_id=p.passage_id, page=p.page_start, section=p.section,
-    )  # fmt: skip
-
-
-CHUNK_WORDS = 200  # like ingest's passages: long raw texts are embedded in pieces and averaged
-
-
-def _chunks(text: str) -> list[str]:
-    words = text.split()
-    return [" ".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)]
-
-
-def _language_weights(text: str) -> dict[str, float] | None:
-    """Detector confidences per product language (None when detection is unavailable)."""
-    try:
-        from ingest.language import language_scores
-
-        return language_scores(text) or None
-    except Exception:  # detection is an optimisation here, never a reason to fail a search
-        return None
-
-
-def _guess_language(text: str) -> str:
-    """The text's language for centring; "" (left uncentred) when detection is unavailable."""
-    try:
-        from ingest.language import detect_language
-
-        return detect_language(text[:4000])[0] or ""
-    except Exception:  # detection is an optimisation here, never a reason to fail
-        return ""
-
-
-def _copy_hit(hit: SearchHit) -> SearchHit:
-    """The hit as one of a document hit's passages (no nesting, own duplicate list)."""
-    import copy
-
-    out = copy.copy(hit)
-    out.passages, out.duplicates = [], []
-    return out
-
-
-def _hit(sp: StoredPassage, score: float) -> SearchHit:
-    p = sp.passage
-    return SearchHit(
-        passage_id=p.passage_id, document_id=p.document_id, title=sp.title, source=sp.source, language=p.language,
-        page=p.page_start, page_end=p.page_end, section=p.section, text=p.text, score=round(score, 6),
-        themes=list(p.themes),
-    )  # fmt: skip

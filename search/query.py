@@ -42,8 +42,12 @@ class SearchRequest:
     # between them).
     language_merge: bool = True
     # standardise dense similarities per passage language before merging the languages (removes
-    # the model's preference for the query's own language; see SearchIndex._dense_balanced)
+    # the model's preference for the query's own language; see search.retrieval.Retriever.dense_balanced)
     balance_languages: bool = False
+    # hubness reduction: the dense score is cosine - hub_weight * the passage's mean cosine to its
+    # nearest passages in other languages, so generic text close to everything stops crowding
+    # out answers (see search.hubness); 0 = plain cosine
+    hub_weight: float = 0.3
     # dense pseudo-relevance feedback: add feedback_weight * the mean vector of the top
     # ``feedback`` passages to the query before the final dense search (0 = off)
     feedback: int = 0
@@ -77,6 +81,8 @@ class SearchRequest:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}")
         if self.lexical_weight < 0:
             raise ValueError("lexical_weight must be >= 0")
+        if self.hub_weight < 0:
+            raise ValueError("hub_weight must be >= 0")
         if self.rrf_k < 1:
             raise ValueError("rrf_k must be >= 1")
         if not 0 <= self.feedback <= 50:

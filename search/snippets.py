@@ -92,9 +92,7 @@ class Snippet:
     best_span: list[int] | None
 
 
-def choose_best(
-    sentence_texts: Sequence[str], sims: Sequence[float], term_counts: Sequence[int]
-) -> int:
+def choose_best(sentence_texts: Sequence[str], sims: Sequence[float], term_counts: Sequence[int]) -> int:
     """Index of the best sentence: highest cosine, plus a small bonus per matched query term."""
     best, best_score = 0, float("-inf")
     for i, (sim, terms) in enumerate(zip(sims, term_counts, strict=True)):
@@ -119,7 +117,9 @@ def build_snippet(
     window, offset = shorten_around(flat, s, e, limit)
     best_text = flat[s:e].strip()
     best_span = [s - offset, e - offset] if best is not None and best_text else None
-    return Snippet(window, matched_spans(window, language, terms), best_text if best is not None else "", best_span)
+    return Snippet(
+        window, matched_spans(window, language, terms), best_text if best is not None else "", best_span
+    )
 
 
 def _squash(text: str) -> tuple[str, list[int]]:

@@ -468,16 +468,17 @@ class Store:
         return int(rows[0][0]) if rows else None
 
     def vector_ids_of(self, document_id: str) -> list[int]:
-        rows = self._query("SELECT rowid FROM passages WHERE document_id = ? ORDER BY ordinal", (document_id,))
+        rows = self._query(
+            "SELECT rowid FROM passages WHERE document_id = ? ORDER BY ordinal", (document_id,)
+        )
         return [int(r[0]) for r in rows]
 
-    def passage_documents(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """(vector ids, document ids, languages) of every passage, in id order."""
-        import numpy as np
-
-        rows = self._query("SELECT rowid, document_id, language FROM passages ORDER BY rowid")
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        return ids, [r[1] for r in rows], [r[2] for r in rows]
+    def all_passage_vectors(self) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+        """(vector ids, float32 matrix, document ids, languages) of every passage, in id order, from
+        one read (separate queries could straddle a write and misalign)."""
+        rows = self._query("SELECT rowid, vector, document_id, language FROM passages ORDER BY rowid")
+        ids, matrix = self._decode_vectors(rows)
+        return ids, matrix, [r[2] for r in rows], [r[3] for r in rows]
 
     def passage_count(self) -> int:
         return int(self._query("SELECT count(*) FROM passages")[0][0])
@@ -508,9 +509,12 @@ class Store:
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _vectors(self, sql: str, params: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        return self._decode_vectors(self._query(sql, params))
+
+    def _decode_vectors(self, rows: Sequence[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) from rows whose first two columns are rowid and the vector blob."""
         import numpy as np
 
-        rows = self._query(sql, params)
         dim = (self.model() or ("", 0))[1]
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         matrix = np.empty((len(rows), dim), dtype=np.float32)

@@ -39,8 +39,20 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -
     report = index_dir.parent / "report.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(e5_model_dir)}
     proc = subprocess.run(
-        [*nordsearch_cli(), "index", str(CORPUS), "--index", str(index_dir), "--quiet", "--report", str(report)],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            *nordsearch_cli(),
+            "index",
+            str(CORPUS),
+            "--index",
+            str(index_dir),
+            "--quiet",
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     data = json.loads(report.read_text(encoding="utf-8"))

@@ -28,7 +28,10 @@ def start_server(index_dir: Path, env_extra: dict[str, str] | None = None) -> tu
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
     proc = subprocess.Popen(
         [*nordsearch_cli(), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -98,10 +101,14 @@ def write_server(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -
     (root / "plans").mkdir(parents=True)
     (root / "plans" / "kiruna.md").write_text(
         "# Vinterväghållning i Kiruna\n\nKommunen prioriterar cykelbanor vid snöröjning och sandning, och "
-        "huvudstråken plogas före klockan sju på morgonen så att fler kan cykla året runt.\n", encoding="utf-8")
+        "huvudstråken plogas före klockan sju på morgonen så att fler kan cykla året runt.\n",
+        encoding="utf-8",
+    )
     (root / "plans" / "vaasa.md").write_text(
         "# Hulevedet Vaasassa\n\nVaasa ohjaa hulevedet viherkattojen, sadepuutarhojen ja avouomien kautta, "
-        "ja rankkasateiden tulvariskiä pienennetään viivyttämällä vettä korttelialueilla.\n", encoding="utf-8")
+        "ja rankkasateiden tulvariskiä pienennetään viivyttämällä vettä korttelialueilla.\n",
+        encoding="utf-8",
+    )
     secret = base / "secret"
     secret.mkdir()
     (secret / "private.md").write_text("# Private\n\nnot for the index\n", encoding="utf-8")
@@ -109,13 +116,26 @@ def write_server(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -
     (root / "escape" / "link").symlink_to(secret, target_is_directory=True)
     index_dir = base / "index"
     copy_index(corpus_index, index_dir)
-    proc, url = start_server(index_dir, env_extra={
-        "NORDSEARCH_API_KEYS": f"{WRITE_KEY},second-write-key", "NORDSEARCH_READ_KEYS": READ_KEY,
-        "NORDSEARCH_INDEX_ROOTS": str(root), "NORDSEARCH_UPLOAD_MAX_BYTES": str(UPLOAD_MAX_BYTES),
-        "NORDSEARCH_UPLOAD_MAX_FILES": str(UPLOAD_MAX_FILES), "NORDSEARCH_WORKERS": "1",
-    })
+    proc, url = start_server(
+        index_dir,
+        env_extra={
+            "NORDSEARCH_API_KEYS": f"{WRITE_KEY},second-write-key",
+            "NORDSEARCH_READ_KEYS": READ_KEY,
+            "NORDSEARCH_INDEX_ROOTS": str(root),
+            "NORDSEARCH_UPLOAD_MAX_BYTES": str(UPLOAD_MAX_BYTES),
+            "NORDSEARCH_UPLOAD_MAX_FILES": str(UPLOAD_MAX_FILES),
+            "NORDSEARCH_WORKERS": "1",
+        },
+    )
     try:
-        yield SimpleNamespace(url=url, write_key=WRITE_KEY, read_key=READ_KEY, root=root, index=index_dir,
-                              max_bytes=UPLOAD_MAX_BYTES, max_files=UPLOAD_MAX_FILES)
+        yield SimpleNamespace(
+            url=url,
+            write_key=WRITE_KEY,
+            read_key=READ_KEY,
+            root=root,
+            index=index_dir,
+            max_bytes=UPLOAD_MAX_BYTES,
+            max_files=UPLOAD_MAX_FILES,
+        )
     finally:
         stop_server(proc)

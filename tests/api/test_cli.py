@@ -16,8 +16,13 @@ pytestmark = pytest.mark.slow
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*nordsearch_cli(), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    return subprocess.run(
+        [*nordsearch_cli(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
 
 
 def test_help_is_fast_and_lists_commands():
@@ -31,33 +36,55 @@ def test_help_is_fast_and_lists_commands():
 
 
 def test_help_imports_no_heavy_library():
-    code = ("import sys; sys.argv=['nordsearch','--help']\nimport api.cli\ntry:\n    api.cli.app()\n"
-            "except SystemExit:\n    pass\nheavy=[m for m in ('torch','numpy','faiss','sentence_transformers',"
-            "'spacy','lingua','pypdf','fastapi') if m in sys.modules]\nprint('HEAVY', heavy)")
+    code = (
+        "import sys; sys.argv=['nordsearch','--help']\nimport api.cli\ntry:\n    api.cli.app()\n"
+        "except SystemExit:\n    pass\nheavy=[m for m in ('torch','numpy','faiss','sentence_transformers',"
+        "'spacy','lingua','pypdf','fastapi') if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_finnish_question_finds_swedish_passages(corpus_index: Path):
-    proc = run("search", "miten kaupungit ovat lisänneet pyöräilyä talvella?", "-k", "10", "--json",
-               "--index", str(corpus_index))
+    proc = run(
+        "search",
+        "miten kaupungit ovat lisänneet pyöräilyä talvella?",
+        "-k",
+        "10",
+        "--json",
+        "--index",
+        str(corpus_index),
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["query"].startswith("miten")
     hits = data["results"]
     assert len(hits) == 10
     for hit in hits:
-        assert {"passage_id", "document_id", "title", "source", "language", "page", "text", "score"} <= set(hit)
+        assert {"passage_id", "document_id", "title", "source", "language", "page", "text", "score"} <= set(
+            hit
+        )
         assert Path(hit["source"]).exists()
     swedish = [h for h in hits if h["language"] == "sv"]
     assert swedish, [(h["language"], h["title"]) for h in hits]
     # The relevant Swedish document is the winter-cycling evaluation, not some other Swedish text.
-    assert any(Path(h["source"]).name == "sv_vintercykling.txt" for h in swedish), [h["source"] for h in swedish]
+    assert any(Path(h["source"]).name == "sv_vintercykling.txt" for h in swedish), [
+        h["source"] for h in swedish
+    ]
 
 
 def test_language_filter_and_documents(corpus_index: Path):
-    proc = run("search", "stormwater and cloudbursts", "--lang", "da,sv", "-k", "5", "--json",
-               "--index", str(corpus_index))
+    proc = run(
+        "search",
+        "stormwater and cloudbursts",
+        "--lang",
+        "da,sv",
+        "-k",
+        "5",
+        "--json",
+        "--index",
+        str(corpus_index),
+    )
     assert proc.returncode == 0, proc.stderr
     hits = json.loads(proc.stdout)["results"]
     assert hits and {h["language"] for h in hits} <= {"da", "sv"}
@@ -84,7 +111,9 @@ def test_bad_file_is_reported_and_the_rest_indexed(tmp_path: Path):
     (folder / "good.md").write_text(
         "# Vinterväghållning\n\nKommunen prioriterar cykelbanor vid snöröjning och sandning. "
         "Huvudstråken plogas före klockan sju på morgonen, och sopsaltning används på de viktigaste "
-        "pendlingsstråken så att fler kan cykla året runt.\n", encoding="utf-8")
+        "pendlingsstråken så att fler kan cykla året runt.\n",
+        encoding="utf-8",
+    )
     (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF garbage")
     index_dir = tmp_path / "idx"
     report = tmp_path / "report.json"

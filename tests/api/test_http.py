@@ -24,8 +24,13 @@ def test_health_ready_and_openapi(client: httpx.Client):
 def test_search_matches_cli_shape(client: httpx.Client, corpus_index):
     q = "vinterväghållning av cykelbanor"
     api = client.get("/search", params={"q": q, "k": 5}).json()
-    cli = subprocess.run([*nordsearch_cli(), "search", q, "-k", "5", "--json", "--index", str(corpus_index)],
-                         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    cli = subprocess.run(
+        [*nordsearch_cli(), "search", q, "-k", "5", "--json", "--index", str(corpus_index)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=600,
+    )
     cli_data = json.loads(cli.stdout)
     assert set(api) == set(cli_data)
     assert [h["passage_id"] for h in api["results"]] == [h["passage_id"] for h in cli_data["results"]]
@@ -55,7 +60,9 @@ def test_documents_and_document(client: httpx.Client):
         ("/search?q=x&mode=bogus", 422, "mode"),
     ],
 )
-def test_errors_are_problem_json_naming_the_problem(client: httpx.Client, path: str, status: int, needle: str):
+def test_errors_are_problem_json_naming_the_problem(
+    client: httpx.Client, path: str, status: int, needle: str
+):
     r = client.get(path)
     assert r.status_code == status
     assert r.headers["content-type"].startswith("application/problem+json")

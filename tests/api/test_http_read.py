@@ -15,8 +15,13 @@ pytestmark = pytest.mark.slow
 
 
 def cli_json(*args: str) -> dict:
-    proc = subprocess.run([*nordsearch_cli(), *args, "--json"], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.run(
+        [*nordsearch_cli(), *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -39,10 +44,16 @@ def test_post_search_document_filters_and_grouping(client: httpx.Client):
     assert grouped["group"] == "document" and len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize(("body", "needle"), [
-    ({"q": ""}, "q"), ({"q": "x", "k": 0}, "k"), ({"q": "x", "lang": ["klingon"]}, "klingon"),
-    ({"q": "x", "mode": "fuzzy"}, "mode"), ({"q": "x", "unknown": 1}, "unknown"),
-])
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"q": ""}, "q"),
+        ({"q": "x", "k": 0}, "k"),
+        ({"q": "x", "lang": ["klingon"]}, "klingon"),
+        ({"q": "x", "mode": "fuzzy"}, "mode"),
+        ({"q": "x", "unknown": 1}, "unknown"),
+    ],
+)
 def test_post_search_errors_name_the_field(client: httpx.Client, body: dict, needle: str):
     r = client.post("/search", json=body)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
@@ -54,7 +65,9 @@ def test_documents_are_paged_and_filterable(client: httpx.Client):
     assert first["limit"] == 5 and first["offset"] == 0 and len(first["documents"]) == 5
     assert first["total"] >= 15
     second = client.get("/documents", params={"limit": 5, "offset": 5}).json()
-    assert not {d["document_id"] for d in first["documents"]} & {d["document_id"] for d in second["documents"]}
+    assert not {d["document_id"] for d in first["documents"]} & {
+        d["document_id"] for d in second["documents"]
+    }
     swedish = client.get("/documents", params={"lang": "sv", "limit": 500}).json()
     assert swedish["documents"] and all(d["language"] == "sv" for d in swedish["documents"])
     assert swedish["total"] == len(swedish["documents"])
@@ -96,7 +109,8 @@ def test_cli_json_and_api_share_shapes(client: httpx.Client, corpus_index: Path)
     api_stats, cli_stats = client.get("/stats").json(), cli_json("stats", *index)
     assert set(api_stats) == set(cli_stats)
     assert {k: v for k, v in api_stats.items() if k != "size_bytes"} == {
-        k: v for k, v in cli_stats.items() if k != "size_bytes"}
+        k: v for k, v in cli_stats.items() if k != "size_bytes"
+    }
     api_docs, cli_docs = client.get("/documents").json(), cli_json("documents", *index)
     assert set(api_docs) == set(cli_docs)
     assert api_docs["documents"] == cli_docs["documents"]

@@ -19,18 +19,23 @@ R = {"Authorization": f"Bearer {READ}"}
 MAX_BYTES = 300_000
 MAX_FILES = 4
 
-SV = ("# Vinterväghållning i {city}\n\nKommunen prioriterar cykelbanor vid snöröjning och sandning. "
-      "Huvudstråken plogas före klockan sju på morgonen, och sopsaltning används på de viktigaste "
-      "pendlingsstråken så att fler kan cykla året runt i {city}.\n")
-FI = ("# Hulevedet ja viherkatot {city}\n\n{city} ohjaa hulevedet viherkattojen, sadepuutarhojen ja "
-      "avouomien kautta. Rankkasateiden tulvariskiä pienennetään viivyttämällä vettä korttelialueilla "
-      "ennen kuin se johdetaan kunnalliseen verkostoon.\n")
+SV = (
+    "# Vinterväghållning i {city}\n\nKommunen prioriterar cykelbanor vid snöröjning och sandning. "
+    "Huvudstråken plogas före klockan sju på morgonen, och sopsaltning används på de viktigaste "
+    "pendlingsstråken så att fler kan cykla året runt i {city}.\n"
+)
+FI = (
+    "# Hulevedet ja viherkatot {city}\n\n{city} ohjaa hulevedet viherkattojen, sadepuutarhojen ja "
+    "avouomien kautta. Rankkasateiden tulvariskiä pienennetään viivyttämällä vettä korttelialueilla "
+    "ennen kuin se johdetaan kunnalliseen verkostoon.\n"
+)
 
 
 def long_doc(n: int) -> str:
     body = " ".join(
         f"Kvarter {n}-{i} i Ystadvik får nya regnbäddar, gröna tak och genomsläppliga ytor som fördröjer dagvatten "
-        f"vid skyfall, och gatorna planeras om för gående och cyklister i etapp {i}." for i in range(60)
+        f"vid skyfall, och gatorna planeras om för gående och cyklister i etapp {i}."
+        for i in range(60)
     )
     return f"# Dagvattenplan {n}\n\n{body}\n"
 
@@ -73,7 +78,9 @@ def test_reads_need_a_key_when_read_keys_are_configured(api: httpx.Client):
     problem(api.get("/documents", headers={"X-API-Key": "guess"}), 403, "not valid")
     assert api.get("/search", params={"q": "cykel", "k": 2}, headers=R).status_code == 200
     assert api.get("/documents", headers={"Authorization": f"Bearer {WRITE}"}).status_code == 200
-    assert api.get("/", params={"q": "cykel"}, headers={"Cookie": f"nordsearch_key={READ}"}).status_code == 200
+    assert (
+        api.get("/", params={"q": "cykel"}, headers={"Cookie": f"nordsearch_key={READ}"}).status_code == 200
+    )
     assert api.get("/", params={"q": "cykel"}).status_code == 401
     # liveness and readiness stay open for probes
     assert api.get("/health").status_code == 200 and api.get("/ready").status_code == 200
@@ -89,8 +96,12 @@ def test_writes_need_a_write_key(api: httpx.Client):
 
 
 def test_small_upload_is_indexed_before_the_answer(api: httpx.Client):
-    r = api.post("/documents", files=[md("luleå vinter.md", SV.format(city="Luleå"))],
-                 data={"metadata": '{"city": "Luleå", "country": "SE", "year": 2023}'}, headers=W)
+    r = api.post(
+        "/documents",
+        files=[md("luleå vinter.md", SV.format(city="Luleå"))],
+        data={"metadata": '{"city": "Luleå", "country": "SE", "year": 2023}'},
+        headers=W,
+    )
     assert r.status_code == 201, r.text
     job = r.json()
     assert job["status"] == "done" and job["progress"]["indexed"] == 1
@@ -98,8 +109,9 @@ def test_small_upload_is_indexed_before_the_answer(api: httpx.Client):
     assert file["filename"] == "luleå vinter.md" and file["status"] == "indexed"
     doc = api.get(f"/documents/{file['document_id']}", headers=R).json()
     assert doc["metadata"]["city"] == "Luleå" and doc["passages"]
-    hits = api.post("/search", json={"q": "snöröjning cykelbanor Luleå", "k": 5, "city": ["luleå"]},
-                    headers=R).json()["results"]
+    hits = api.post(
+        "/search", json={"q": "snöröjning cykelbanor Luleå", "k": 5, "city": ["luleå"]}, headers=R
+    ).json()["results"]
     assert hits and hits[0]["document_id"] == file["document_id"]
     # the same file again: recognised, not re-indexed
     again = api.post("/documents", files=[md("luleå vinter.md", SV.format(city="Luleå"))], headers=W).json()
@@ -107,17 +119,32 @@ def test_small_upload_is_indexed_before_the_answer(api: httpx.Client):
 
 
 def test_upload_limits_and_types_name_the_problem(api: httpx.Client):
-    problem(api.post("/documents", files=[("files", ("virus.exe", b"MZ..", "application/octet-stream"))],
-                     headers=W), 415, "virus.exe")
+    problem(
+        api.post(
+            "/documents", files=[("files", ("virus.exe", b"MZ..", "application/octet-stream"))], headers=W
+        ),
+        415,
+        "virus.exe",
+    )
     many = [md(f"f{i}.md", SV.format(city=f"Stad{i}")) for i in range(MAX_FILES + 1)]
     problem(api.post("/documents", files=many, headers=W), 413, "limit is 4")
     big = [("files", ("big.txt", b"a " * (MAX_BYTES // 2 + 70_000), "text/plain"))]
     problem(api.post("/documents", files=big, headers=W), 413, "limit")
-    problem(api.post("/documents", files=[md("x.md", "x")], data={"metadata": "[1]"}, headers=W), 422, "metadata")
-    problem(api.post("/documents", files=[md("x.md", "x")], data={"metadata": '{"owner": 1}'}, headers=W),
-            422, "owner")
+    problem(
+        api.post("/documents", files=[md("x.md", "x")], data={"metadata": "[1]"}, headers=W), 422, "metadata"
+    )
+    problem(
+        api.post("/documents", files=[md("x.md", "x")], data={"metadata": '{"owner": 1}'}, headers=W),
+        422,
+        "owner",
+    )
     problem(api.post("/documents", headers=W), 422, "files")
-    broken = [("files", ("broken.pdf", b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF junk", "application/pdf"))]
+    broken = [
+        (
+            "files",
+            ("broken.pdf", b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF junk", "application/pdf"),
+        )
+    ]
     body = problem(api.post("/documents", files=broken, headers=W), 422, "broken.pdf")
     assert body["job"]["errors"][0]["code"]
 
@@ -151,7 +178,9 @@ def test_large_batch_becomes_a_job_and_searches_stay_consistent(api: httpx.Clien
     assert set(totals) <= set(steps), (totals, steps)
     assert totals == sorted(totals)
     assert during >= 1
-    hits = api.get("/search", params={"q": "Ystadvik regnbäddar", "k": 5, "mode": "lexical"}, headers=R).json()
+    hits = api.get(
+        "/search", params={"q": "Ystadvik regnbäddar", "k": 5, "mode": "lexical"}, headers=R
+    ).json()
     assert hits["results"] and all(h["title"].startswith("Dagvattenplan") for h in hits["results"])
 
 
@@ -166,13 +195,16 @@ def test_server_side_job_inside_roots(api: httpx.Client, roots: Path):
     assert listed[0]["id"] == job["id"]
 
 
-@pytest.mark.parametrize(("path", "status", "needle"), [
-    ("../secret", 403, "outside"),
-    ("/etc", 403, "outside"),
-    ("escape/link", 403, "outside"),
-    ("escape", 403, "symlinks lead outside"),
-    ("plans/missing.md", 404, "no such file"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "needle"),
+    [
+        ("../secret", 403, "outside"),
+        ("/etc", 403, "outside"),
+        ("escape/link", 403, "outside"),
+        ("escape", 403, "symlinks lead outside"),
+        ("plans/missing.md", 404, "no such file"),
+    ],
+)
 def test_server_side_jobs_refuse_paths_outside_roots(api: httpx.Client, path: str, status: int, needle: str):
     problem(api.post("/jobs", json={"paths": [path]}, headers=W), status, needle)
 

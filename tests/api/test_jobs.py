@@ -89,10 +89,28 @@ def fake_ingest(source: str):
     if "broken" in path.name:
         return IngestError(source, "corrupt_file", "the file is damaged")
     doc_id = path.stem
-    doc = Document(document_id=doc_id, source=source, title=path.stem, language="sv", format="md", pages=0,
-                   size_bytes=10, content_hash=doc_id)
-    passages = [Passage(passage_id=f"{doc_id}-{i}", document_id=doc_id, ordinal=i, text=f"{doc_id} text {i}",
-                        language="sv", char_start=0, char_end=5) for i in range(3)]
+    doc = Document(
+        document_id=doc_id,
+        source=source,
+        title=path.stem,
+        language="sv",
+        format="md",
+        pages=0,
+        size_bytes=10,
+        content_hash=doc_id,
+    )
+    passages = [
+        Passage(
+            passage_id=f"{doc_id}-{i}",
+            document_id=doc_id,
+            ordinal=i,
+            text=f"{doc_id} text {i}",
+            language="sv",
+            char_start=0,
+            char_end=5,
+        )
+        for i in range(3)
+    ]
     return IngestedFile(doc, passages)
 
 
@@ -109,13 +127,23 @@ def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
     holder = FakeHolder()
     manager = JobManager(holder, workers=1, ingest=fake_ingest)
     try:
-        job = manager.submit("upload", files(tmp_path, "a.md", "broken.md", "b.md"),
-                             names={str((tmp_path / "a.md").resolve()): "A.md"})
+        job = manager.submit(
+            "upload",
+            files(tmp_path, "a.md", "broken.md", "b.md"),
+            names={str((tmp_path / "a.md").resolve()): "A.md"},
+        )
         assert job.finished.wait(30)
         data = job.to_dict()
         assert data["status"] == "done" and data["error"] is None
-        assert data["progress"] == {"total": 3, "done": 3, "indexed": 2, "unchanged": 0, "failed": 1,
-                                    "removed": 0, "passages": 6}
+        assert data["progress"] == {
+            "total": 3,
+            "done": 3,
+            "indexed": 2,
+            "unchanged": 0,
+            "failed": 1,
+            "removed": 0,
+            "passages": 6,
+        }
         assert [e["code"] for e in data["errors"]] == ["corrupt_file"]
         assert data["errors"][0]["source"].endswith("broken.md") and data["errors"][0]["reason"]
         names = {f["filename"] for f in data["result"]["files"]}

@@ -17,16 +17,24 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-READ_ROUTES = (r"^/(search|documents|documents/\{document_id\}|documents/\{document_id\}/similar|similar"
-               r"|themes|stats|health|ready)$")
+READ_ROUTES = (
+    r"^/(search|documents|documents/\{document_id\}|documents/\{document_id\}/similar|similar"
+    r"|themes|stats|health|ready)$"
+)
 WRITE_ROUTES = r"^/(documents|documents/\{document_id\}|jobs|jobs/\{job_id\})$"
 BUDGET_SECONDS = 90  # per test
 UPLOAD = ("POST", "/documents")
 
 
 def make_run(operation, mode, headers, max_examples: int, excluded: list):
-    @settings(max_examples=max_examples, deadline=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
         case.call_and_validate(headers=headers, timeout=120, excluded_checks=excluded)
@@ -34,7 +42,9 @@ def make_run(operation, mode, headers, max_examples: int, excluded: list):
     return run
 
 
-def fuzz(schema, *, headers: dict[str, str] | None, max_examples: int, budget: float = BUDGET_SECONDS) -> list[str]:
+def fuzz(
+    schema, *, headers: dict[str, str] | None, max_examples: int, budget: float = BUDGET_SECONDS
+) -> list[str]:
     """Run every operation of ``schema`` in both generation modes; the failures as one line each."""
     from schemathesis import GenerationMode
     from schemathesis.checks import positive_data_acceptance
@@ -60,27 +70,36 @@ def fuzz(schema, *, headers: dict[str, str] | None, max_examples: int, budget: f
                 if type(exc).__name__ == "Unsatisfiable":  # nothing invalid to send (no parameters)
                     continue
                 first = str(exc).strip().splitlines()
-                failures.append(f"{operation.method.upper()} {operation.path} [{mode.value}]: "
-                                f"{' | '.join(first[:12])}")
+                failures.append(
+                    f"{operation.method.upper()} {operation.path} [{mode.value}]: {' | '.join(first[:12])}"
+                )
                 if os.environ.get("FUZZ_DEBUG"):
                     traceback.print_exception(exc)
             ran += 1
-            timings.append(f"{operation.method.upper()} {operation.path} [{mode.value}] "
-                           f"{time.monotonic() - op_started:.1f}s")
+            timings.append(
+                f"{operation.method.upper()} {operation.path} [{mode.value}] "
+                f"{time.monotonic() - op_started:.1f}s"
+            )
     print("fuzzed:", "; ".join(timings))
     return failures
 
 
 def test_read_routes_match_the_schema(server: str):
-    schema = (schemathesis.openapi.from_url(f"{server}/openapi.json").include(path_regex=READ_ROUTES)
-              .exclude(method="POST", path="/documents").exclude(method="DELETE"))  # the shared index stays as is
+    schema = (
+        schemathesis.openapi.from_url(f"{server}/openapi.json")
+        .include(path_regex=READ_ROUTES)
+        .exclude(method="POST", path="/documents")
+        .exclude(method="DELETE")
+    )  # the shared index stays as is
     failures = fuzz(schema, headers=None, max_examples=4)
     assert not failures, "\n\n".join(failures)
 
 
 def test_write_routes_match_the_schema(write_server):
-    schema = (schemathesis.openapi.from_url(f"{write_server.url}/openapi.json")
-              .include(path_regex=WRITE_ROUTES)
-              .exclude(method="GET", path_regex=r"^/documents(/\{document_id\})?$"))
+    schema = (
+        schemathesis.openapi.from_url(f"{write_server.url}/openapi.json")
+        .include(path_regex=WRITE_ROUTES)
+        .exclude(method="GET", path_regex=r"^/documents(/\{document_id\})?$")
+    )
     failures = fuzz(schema, headers={"X-API-Key": write_server.write_key}, max_examples=5)
     assert not failures, "\n\n".join(failures)

@@ -13,15 +13,25 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (Debian package `chromium`)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="Python package `playwright` is not installed")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="Python package `playwright` is not installed"
+    )
     with playwright.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
@@ -121,6 +131,8 @@ def test_keyed_server_asks_for_the_key_once(browser, write_server):
             page.click("form.key button")
         page.wait_for_selector("ol.results li.doc")  # back on the search it asked for, with results
         assert page.locator("li.doc").count() >= 1
-        assert page.goto("/view/" + page.locator("li.doc").first.get_attribute("data-document-id")).status == 200
+        assert (
+            page.goto("/view/" + page.locator("li.doc").first.get_attribute("data-document-id")).status == 200
+        )
     finally:
         context.close()

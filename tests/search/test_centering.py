@@ -67,6 +67,7 @@ def test_compute_from_parallel_text_uses_each_prompt():
         def f(texts):
             calls.append(kind)
             return np.ones((len(texts), 4), dtype=np.float32)
+
         return f
 
     off = LanguageOffsets.compute(embed("passage"), embed("query"), {"fi": ["a", "b"], "sv": ["c", "d"]})

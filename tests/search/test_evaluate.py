@@ -24,7 +24,11 @@ def test_doc_key_maps_text_twin_to_its_pdf():
 
 
 def test_document_rank_is_rank_of_best_passage():
-    assert document_ranking(["/a/x.md", "/a/y.md", "/b/x.md", "z_text_twin.md", "z.pdf"]) == ["x.md", "y.md", "z.pdf"]
+    assert document_ranking(["/a/x.md", "/a/y.md", "/b/x.md", "z_text_twin.md", "z.pdf"]) == [
+        "x.md",
+        "y.md",
+        "z.pdf",
+    ]
 
 
 def test_ndcg_hand_computed():
@@ -51,7 +55,9 @@ def test_recall_mrr_precision():
 def test_evaluate_groups_by_language_and_cross_lingual(tmp_path: Path):
     (tmp_path / "q.jsonl").write_text(
         '{"id": "q1", "lang": "fi", "text": "a", "cross_lingual": true}\n'
-        '{"id": "q2", "lang": "sv", "text": "b", "cross_lingual": false}\n', encoding="utf-8")
+        '{"id": "q2", "lang": "sv", "text": "b", "cross_lingual": false}\n',
+        encoding="utf-8",
+    )
     (tmp_path / "qrels.tsv").write_text("q1 0 a.md 2\nq2 0 b.md 1\n", encoding="utf-8")
     queries = load_queries(tmp_path / "q.jsonl")
     qrels = load_qrels(tmp_path / "qrels.tsv")
@@ -69,3 +75,25 @@ def test_bad_qrels_line_names_file_and_line(tmp_path: Path):
     with pytest.raises(ValueError, match=r"qrels.tsv:1"):
         load_qrels(bad)
     assert EvalQuery("x", "y").lang == ""
+
+
+def test_baseline_ranks_by_plain_cosine_of_the_raw_vectors(tmp_path: Path):
+    from search_helpers import FakeEmbedder, make_file
+
+    from search import SearchIndex
+    from search.evaluate import BASELINE, rank_with_index
+
+    embedder = FakeEmbedder()
+    idx = SearchIndex.open(tmp_path / "index", embedder)
+    try:
+        idx.add(make_file("a", ["tram depot plan", "school meals"], source="/c/a.txt"))
+        idx.add(make_file("b", ["flood barrier", "tram depot"], language="fi", source="/c/b.txt"))
+        ranking = rank_with_index(idx)(EvalQuery("q", "tram depot"), BASELINE)
+        texts = ["tram depot plan", "school meals", "flood barrier", "tram depot"]
+        sims = embedder.embed_passages(texts) @ embedder.embed_queries(["tram depot"])[0]
+        expected = [
+            ["/c/a.txt", "/c/a.txt", "/c/b.txt", "/c/b.txt"][i] for i in (-sims).argsort(kind="stable")
+        ]
+        assert ranking == expected and ranking[0] == "/c/b.txt"
+    finally:
+        idx.close()

@@ -34,7 +34,11 @@ def test_coverage_weighted_scales_lexical_by_matched_share():
     dense = {1: 0.50, 2: 0.50, 3: 0.55}
     lexical = {1: 10.0, 2: 10.0}
     fused = coverage_weighted(dense, lexical, {1: 1.0, 2: 0.25}, weight=0.2)
-    assert fused[1] == pytest.approx(0.70) and fused[2] == pytest.approx(0.55) and fused[3] == pytest.approx(0.55)
+    assert (
+        fused[1] == pytest.approx(0.70)
+        and fused[2] == pytest.approx(0.55)
+        and fused[3] == pytest.approx(0.55)
+    )
     assert coverage_weighted(dense, {}, {}, 0.2) == dense
 
 

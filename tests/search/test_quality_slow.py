@@ -45,7 +45,9 @@ def test_finnish_winter_cycling_question_finds_all_languages(corpus_search):
     assert first.snippet and first.best_sentence and first.best_sentence in first.snippet
     # top 10 passages (several per document allowed): still at least three foreign languages
     res = corpus_search.search(SearchRequest(q, k=10, snippets=False))
-    langs = {lang for lang, name in WINTER_CYCLING.items() if name in {Path(h.source).name for h in res.results}}
+    langs = {
+        lang for lang, name in WINTER_CYCLING.items() if name in {Path(h.source).name for h in res.results}
+    }
     assert len(langs - {"fi"}) >= 3, langs
 
 
@@ -75,7 +77,7 @@ def test_eval_command_prints_the_table(corpus_index: Path, e5_model_dir: Path, t
     out = tmp_path / "report.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(e5_model_dir)}
     proc = subprocess.run(
-        [*nordsearch_cli(), "eval", "--queries", str(queries), "--qrels", str(qrels), "--mode", "hybrid,dense",
+        [*nordsearch_cli(), "eval", "--queries", str(queries), "--qrels", str(qrels), "--mode", "hybrid,dense,baseline",
          "--index", str(corpus_index), "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
@@ -84,5 +86,6 @@ def test_eval_command_prints_the_table(corpus_index: Path, e5_model_dir: Path, t
     assert lines[0].split()[:4] == ["mode", "group", "n", "ndcg@10"]
     assert any(line.startswith("hybrid") and "cross-lingual" in line for line in lines)
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert set(report) == {"hybrid", "dense"}
+    assert set(report) == {"hybrid", "dense", "baseline"}
     assert report["hybrid"]["groups"]["all"]["ndcg@10"] > 0.5
+    assert 0 < report["baseline"]["groups"]["all"]["ndcg@10"] <= 1

@@ -21,7 +21,9 @@ def test_highlights_follow_the_passage_language_stemmer():
     assert "pyöräteiden" in marked
     # a Swedish query word matches a Swedish passage through the Swedish stemmer
     sv = "Cykelbanorna snöröjs först i Umeå."
-    assert [sv[s:e] for s, e in matched_spans(sv, "sv", query_terms("cykelbana snöröjning"))] == ["Cykelbanorna"]
+    assert [sv[s:e] for s, e in matched_spans(sv, "sv", query_terms("cykelbana snöröjning"))] == [
+        "Cykelbanorna"
+    ]
 
 
 def test_shorten_around_keeps_the_span_and_marks_cuts():

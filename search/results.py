@@ -1,0 +1,143 @@
+"""Ranked (vector id, score) lists -> the page of hits a search returns: near-duplicates
+collapsed, grouped by document when asked, and snippets with the best sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from search.query import SearchHit, SearchRequest
+from search.snippets import (
+    MAX_SENTENCE_CHARS,
+    DuplicateFinder,
+    build_snippet,
+    choose_best,
+    matched_spans,
+    query_terms,
+    sentence_spans,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from search.centering import LanguageOffsets
+    from search.embedder import Embedder
+    from search.store import Store, StoredPassage
+
+ASSEMBLE_CHUNK = 256  # passages read from the store at a time while building a page
+
+
+def assemble(
+    store: Store, ranked: list[tuple[int, float]], request: SearchRequest
+) -> tuple[list[SearchHit], bool]:
+    """Ranked passages -> the requested page of hits: near-duplicates collapsed into the best-ranked
+    copy, and with group="document" one hit per document carrying its best passages."""
+
+    need = request.offset + request.k
+    by_doc = request.group == "document"
+    leaders: list[SearchHit] = []  # passage mode: distinct passages; document mode: documents
+    doc_hit: dict[str, SearchHit] = {}
+    seen = DuplicateFinder()
+    done = False
+    for start in range(0, len(ranked), ASSEMBLE_CHUNK):
+        chunk = ranked[start : start + ASSEMBLE_CHUNK]
+        stored = store.get_passages([vid for vid, _ in chunk])
+        for vid, score in chunk:
+            sp = stored.get(vid)
+            if sp is None:
+                continue
+            hit = _hit(sp, score)
+            if request.collapse_duplicates:
+                original = seen.find(sp.passage.text)
+                if isinstance(original, SearchHit):
+                    if original.document_id != hit.document_id:
+                        original.duplicates.append(hit.passage_id)
+                    continue
+                seen.add(sp.passage.text, hit)
+            if not by_doc:
+                leaders.append(hit)
+                if len(leaders) > need:
+                    done = True
+                    break
+                continue
+            group = doc_hit.get(hit.document_id)
+            if group is None:
+                if len(leaders) > need:  # page full (plus one to know there is more): stop
+                    done = True
+                    break
+                hit.passages.append(_copy_hit(hit))
+                doc_hit[hit.document_id] = hit
+                leaders.append(hit)
+            elif len(group.passages) < request.passages_per_document:
+                group.passages.append(hit)
+        if done:
+            break
+    page = leaders[request.offset : need]
+    return page, len(leaders) > need
+
+
+def add_snippets(
+    hits: list[SearchHit],
+    q: str,
+    qv: np.ndarray | None,
+    *,
+    embedder: Callable[[], Embedder],
+    offsets: Callable[[], LanguageOffsets | None],
+) -> None:
+    """Snippet, highlights and best sentence for each hit (and the passages under a document hit).
+    Top-level hits get the best sentence by meaning (their sentences embedded in one batch);
+    passages under a document hit by matched terms only, to keep a page cheap.
+
+    ``embedder`` and ``offsets`` are called only when sentences are embedded (a query vector
+    was given), so a lexical search never loads the model."""
+    import numpy as np
+
+    terms = query_terms(q)
+    top = list(hits)
+    nested = [p for h in hits for p in h.passages[1:]]
+    spans = {id(h): sentence_spans(h.text, h.language) for h in top + nested}
+    sentences = [
+        (h, i, h.text[s:e][:MAX_SENTENCE_CHARS]) for h in top for i, (s, e) in enumerate(spans[id(h)])
+    ]
+    sims = np.zeros(len(sentences), dtype=np.float32)
+    if qv is not None and sentences:
+        language_offsets = offsets()
+        matrix = embedder().embed_passages([t for _, _, t in sentences])
+        if language_offsets is not None:
+            matrix = language_offsets.center_passages(matrix, [h.language for h, _, _ in sentences])
+        sims = matrix @ qv
+    sim_of = {(id(h), i): float(sims[n]) for n, (h, i, _) in enumerate(sentences)}
+    for h in top + nested:
+        sp = spans[id(h)]
+        texts = [h.text[s:e] for s, e in sp]
+        counts = [len(matched_spans(t, h.language, terms)) for t in texts]
+        best = (
+            choose_best(texts, [sim_of.get((id(h), i), 0.0) for i in range(len(sp))], counts) if sp else None
+        )
+        snip = build_snippet(h.text, sp, best, terms, h.language)
+        h.snippet, h.highlights, h.best_sentence, h.best_sentence_span = (
+            snip.text, snip.highlights, snip.best_sentence, snip.best_span,
+        )  # fmt: skip
+    for h in top:  # a document hit's first passage is itself: share the result
+        if h.passages:
+            first = h.passages[0]
+            first.snippet, first.highlights = h.snippet, h.highlights
+            first.best_sentence, first.best_sentence_span = h.best_sentence, h.best_sentence_span
+
+
+def _copy_hit(hit: SearchHit) -> SearchHit:
+    """The hit as one of a document hit's passages (no nesting, own duplicate list)."""
+    import copy
+
+    out = copy.copy(hit)
+    out.passages, out.duplicates = [], []
+    return out
+
+
+def _hit(sp: StoredPassage, score: float) -> SearchHit:
+    p = sp.passage
+    return SearchHit(
+        passage_id=p.passage_id, document_id=p.document_id, title=sp.title, source=sp.source, language=p.language,
+        page=p.page_start, page_end=p.page_end, section=p.section, text=p.text, score=round(score, 6),
+        themes=list(p.themes),
+    )  # fmt: skip

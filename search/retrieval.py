@@ -1,0 +1,221 @@
+"""Ranking strategies: a query -> ranked (vector id, score) lists, dense, lexical or hybrid.
+
+The Retriever does not own the vectors: SearchIndex hands it the nearest-neighbour search (which
+holds the index's vector lock and keeps FAISS current with the store), the corpus-wide view,
+the stored vectors as FAISS holds them, the language offsets and the embedder, all as callables
+so nothing is loaded before a search needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from search import fusion, lexical
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from search.centering import LanguageOffsets, LanguageStats
+    from search.corpus_view import CorpusView
+    from search.embedder import Embedder
+    from search.filters import PassageFilter
+    from search.query import SearchRequest
+    from search.store import Store
+
+TIE_MARGIN = 16
+
+Ranked = list[tuple[int, float]]
+DenseSearch = Callable[["np.ndarray", int, "np.ndarray | None"], Ranked]
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        nearest: DenseSearch,
+        corpus: Callable[[], CorpusView | None],
+        centered_vectors: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
+        offsets: Callable[[], LanguageOffsets | None],
+        embedder: Callable[[], Embedder],
+    ) -> None:
+        self.store = store
+        self._nearest = nearest  # the k passages of highest cosine (FAISS), ties by id
+        self._corpus = corpus
+        self._centered_vectors = centered_vectors
+        self._offsets = offsets
+        self._embedder = embedder
+
+    def rank(
+        self, request: SearchRequest, filters: PassageFilter, pool: int
+    ) -> tuple[Ranked, int, np.ndarray | None]:
+        """(the ``pool`` best passages for the request, how many passages match its filters,
+        the query vector; None in lexical mode or when nothing matches)."""
+        qv: np.ndarray | None = None
+        if request.mode == "lexical":
+            match = lexical.fts_match_expression(lexical.analyze_query(request.q))
+            ranked = self.lexical(match, filters, pool)
+            total = self.store.lexical_count(match, filters) if match else 0
+        else:
+            allowed = None if filters.is_empty else self.store.allowed_ids(filters)
+            total = self.store.passage_count() if allowed is None else len(allowed)
+            if total == 0:
+                ranked = []
+            else:
+                qv = self.query_vector(request.q)
+                if request.mode == "dense":
+                    ranked = self.dense_for(request)(qv, pool, allowed)
+                else:
+                    ranked = self.hybrid(request, qv, filters, allowed, pool)
+        return ranked, total, qv
+
+    def query_vector(self, q: str) -> np.ndarray:
+        """The query's embedding, language-centred like the passages: the offset removed is the mix
+        of the languages' query offsets weighted by the detector's confidences, so a query whose
+        language is unclear (three Scandinavian words) is centred by a blend, never by a wrong guess."""
+        qv = self._embedder().embed_queries([q])[0]
+        offsets = self._offsets()
+        return qv if offsets is None else offsets.center_query(qv, language_weights(q))
+
+    def dense(self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0) -> Ranked:
+        """The k passages with the best dense score: cosine minus ``hub_weight`` times the
+        passage's hub score (search.hubness). FAISS ranks by cosine alone, so candidates are
+        fetched until no passage beyond them could still enter the top k: exact, not a re-rank."""
+        view = self._corpus() if hub_weight > 0 else None
+        if view is None:
+            return self._nearest(qv, k, allowed)
+        floor = hub_weight * view.min_hub_score()  # the smallest penalty any passage gets
+        fetch = 2 * k + TIE_MARGIN
+        while True:
+            near = self._nearest(qv, fetch, allowed)
+            # ids newer than the view (a concurrent write) get hub 0 until the next generation
+            hubs = view.hub_scores([v for v, _ in near])
+            scored = sorted(
+                ((v, s - hub_weight * float(h)) for (v, s), h in zip(near, hubs, strict=True)),
+                key=lambda h: (-h[1], h[0]),
+            )
+            exhausted = len(near) < fetch
+            if exhausted or (len(scored) >= k and scored[k - 1][1] >= near[-1][1] - floor):
+                return scored[:k]
+            fetch *= 4
+
+    def dense_for(self, request: SearchRequest) -> DenseSearch:
+        search = self.dense_balanced if request.balance_languages else self.dense
+        return functools.partial(search, hub_weight=request.hub_weight)
+
+    def score_exact(
+        self, qv: np.ndarray, vector_ids: list[int], balanced: bool, hub_weight: float = 0.0
+    ) -> dict[int, float]:
+        """Dense scores of given passages, on the same scale as the dense search's."""
+        ids, matrix = self._centered_vectors(vector_ids)
+        cosines = matrix @ qv
+        view = self._corpus() if hub_weight > 0 else None
+        if view is not None:
+            cosines = cosines - hub_weight * view.hub_scores(ids)
+        scores = dict(zip(ids.tolist(), cosines.tolist(), strict=True))
+        stats = self.language_stats() if balanced else None
+        if stats is None or len(stats.languages) < 2:
+            return scores
+        pooled_mean, pooled_sd = stats.pooled(qv)
+        moments = {lang: stats.moments(lang, qv) for lang in stats.languages}
+        info = self.store.passage_info(list(scores))
+        out = {}
+        for vid, score in scores.items():
+            mean, sd = moments.get(info.get(vid, ("", ""))[1], moments.get("", (pooled_mean, pooled_sd)))
+            out[vid] = pooled_mean + (score - mean) / sd * pooled_sd
+        return out
+
+    def language_stats(self) -> LanguageStats | None:
+        """Mean and covariance of the (centred) passage vectors of each language."""
+        view = self._corpus()
+        return None if view is None else view.language_stats()
+
+    def dense_balanced(
+        self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0
+    ) -> Ranked:
+        """Dense retrieval with each language's similarities standardised before the merge.
+
+        The model gives every passage in the query's language a head start (it shares the
+        query's language component). Within one language that head start is the same for all
+        passages, so we search each language separately and compare passages by how far above
+        their own language's similarity distribution they lie (z = (s - q.mu_L) / sqrt(q' S_L q),
+        exact from the language's mean and covariance). z is mapped back to the cosine scale of
+        the whole collection so fusion weights keep their meaning.
+        """
+        import numpy as np
+
+        stats = self.language_stats()
+        if stats is None or len(stats.languages) < 2:
+            return self.dense(qv, k, allowed, hub_weight)
+        pooled_mean, pooled_sd = stats.pooled(qv)
+        out: Ranked = []
+        for lang in stats.languages:
+            ids = stats.ids[lang]
+            if allowed is not None:
+                ids = np.intersect1d(ids, allowed, assume_unique=True)
+            if not len(ids):
+                continue
+            mean, sd = stats.moments(lang, qv)
+            for vid, score in self.dense(qv, k, ids, hub_weight):
+                out.append((vid, pooled_mean + (score - mean) / sd * pooled_sd))
+        return sorted(out, key=lambda h: (-h[1], h[0]))[:k]
+
+    def lexical(self, match: str | None, filters: PassageFilter, k: int) -> Ranked:
+        return self.store.lexical_search(match, filters, k) if match else []
+
+    def hybrid(
+        self,
+        request: SearchRequest,
+        qv: np.ndarray,
+        filters: PassageFilter,
+        allowed: np.ndarray | None,
+        pool: int,
+    ) -> Ranked:
+        dense_search = self.dense_for(request)
+        dense = dense_search(qv, pool, allowed)
+        if request.feedback > 0 and dense:
+            # dense pseudo-relevance feedback: the top passages (any language) pull the query
+            _, top = self._centered_vectors([v for v, _ in dense[: request.feedback]])
+            qv = fusion.pseudo_relevance_query(qv, top, request.feedback_weight)
+            dense = dense_search(qv, pool, allowed)
+        lex = self.lexical(lexical.fts_match_expression(lexical.analyze_query(request.q)), filters, pool)
+        if request.fusion == "rrf":
+            scores = fusion.rrf([[v for v, _ in dense], [v for v, _ in lex]], request.rrf_k)
+        else:
+            dense_scores = dict(dense)
+            missing = [v for v, _ in lex if v not in dense_scores]
+            if missing:  # lexical hits outside the dense pool: score them exactly rather than as 0
+                dense_scores.update(
+                    self.score_exact(qv, missing, request.balance_languages, request.hub_weight)
+                )
+            if request.fusion == "weighted":
+                scores = fusion.weighted(dense_scores, dict(lex), request.lexical_weight)
+            else:
+                words = lexical.query_word_variants(request.q)
+                terms = self.store.lexical_terms([v for v, _ in lex])
+                cov = {v: lexical.coverage(words, set(t.split())) for v, t in terms.items()}
+                scores = fusion.coverage_weighted(dense_scores, dict(lex), cov, request.lexical_weight)
+        info = (
+            self.store.passage_info(list(scores)) if request.document_weight or request.language_merge else {}
+        )
+        if request.document_weight:
+            scores = fusion.document_context(
+                scores, {v: d for v, (d, _) in info.items()}, request.document_weight
+            )
+        if request.language_merge:
+            return fusion.within_language(
+                [v for v, _ in dense], scores, {v: lang for v, (_, lang) in info.items()}
+            )
+        return fusion.ranked(scores)
+
+
+def language_weights(text: str) -> dict[str, float] | None:
+    """Detector confidences per product language (None when detection is unavailable)."""
+    try:
+        from ingest.language import language_scores
+
+        return language_scores(text) or None
+    except Exception:  # detection is an optimisation here, never a reason to fail a search
+        return None

@@ -1,0 +1,201 @@
+"""Similar cases: documents and passages close to an indexed document, an indexed passage, a raw
+text or a file that need not be indexed, in any language.
+
+A document is represented by the unit centroid of its (language-centred) passage vectors (see
+CorpusView.centroids); a raw text is cut into ~200-word chunks whose vectors are averaged the
+same way. SearchIndex hands in the store and, as callables, the corpus view, the stored vectors
+as FAISS holds them, the dense search, the chunked passage embedding and the language offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from search.embedder import normalize_rows
+from search.query import SimilarItem
+from search.retrieval import TIE_MARGIN, DenseSearch
+from search.snippets import normalized_text_key
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from search.centering import LanguageOffsets
+    from search.corpus_view import CorpusView
+    from search.store import Store, StoredPassage
+
+CHUNK_WORDS = 200  # like ingest's passages: long raw texts are embedded in pieces and averaged
+
+
+class SimilarCases:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        corpus: Callable[[], CorpusView | None],
+        centered_vectors: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
+        dense: DenseSearch,
+        embed_passages: Callable[[list[str]], np.ndarray],
+        offsets: Callable[[], LanguageOffsets | None],
+    ) -> None:
+        self.store = store
+        self._corpus = corpus
+        self._centered_vectors = centered_vectors
+        self._dense = dense
+        self._embed_passages = embed_passages
+        self._offsets = offsets
+
+    def _document_centroids(self) -> tuple[list[str], np.ndarray]:
+        """(document ids, unit centroid of each document's centred passage vectors)."""
+        import numpy as np
+
+        view = self._corpus()
+        return ([], np.zeros((0, 0), dtype=np.float32)) if view is None else view.centroids()
+
+    def _similar_by_vector(self, target: np.ndarray, k: int, exclude: set[str]) -> list[SimilarItem]:
+        """Documents ranked by centroid cosine with ``target``; each with its passage closest to it."""
+        import numpy as np
+
+        doc_ids, centroids = self._document_centroids()
+        if not doc_ids:
+            return []
+        scores = centroids @ target
+        out: list[SimilarItem] = []
+        for i in np.argsort(-scores, kind="stable"):
+            if doc_ids[i] in exclude:
+                continue
+            item = self._best_passage_item(doc_ids[i], target, float(scores[i]))
+            if item is not None:
+                out.append(item)
+            if len(out) >= k:
+                break
+        return out
+
+    def _best_passage_item(self, document_id: str, target: np.ndarray, score: float) -> SimilarItem | None:
+        ids, matrix = self._centered_vectors(self.store.vector_ids_of(document_id))
+        if not len(ids):
+            return None
+        best = int(ids[int((matrix @ target).argmax())])
+        sp = self.store.get_passages([best]).get(best)
+        return None if sp is None else _similar_item(sp, score)
+
+    def similar_documents(self, document_id: str, k: int = 10) -> list[SimilarItem]:
+        """The k documents most similar to ``document_id`` in any language (itself excluded);
+        [] when it is not indexed."""
+        doc_ids, centroids = self._document_centroids()
+        if document_id not in doc_ids:
+            return []
+        target = centroids[doc_ids.index(document_id)]
+        return self._similar_by_vector(target, k, self._same_documents(document_id))
+
+    def _same_documents(self, document_id: str) -> set[str]:
+        """The document and its text twin (a PDF's *_text_twin.md is the same document)."""
+        from search.evaluate import doc_key
+
+        doc = self.store.get_document(document_id)
+        out = {document_id}
+        if doc is not None:
+            key = doc_key(doc.source)
+            out |= {
+                d.document_id for d in self.store.list_documents(None, 100000, 0) if doc_key(d.source) == key
+            }
+        return out
+
+    def similar_passages(self, passage_id: str, k: int = 10) -> list[SimilarItem] | None:
+        """Passages of other documents most similar to one passage; None when it does not exist."""
+        vid = self.store.vector_id_of(passage_id)
+        if vid is None:
+            return None
+        ids, matrix = self._centered_vectors([vid])
+        sp = self.store.get_passages([vid]).get(vid)
+        if not len(ids) or sp is None:
+            return None
+        return self._similar_passages_to(matrix[0], k, self._same_documents(sp.passage.document_id))
+
+    def _similar_passages_to(self, target: np.ndarray, k: int, exclude: set[str]) -> list[SimilarItem]:
+        import numpy as np
+
+        allowed = None
+        if exclude:
+            allowed = np.setdiff1d(
+                self.store.vector_ids(),
+                np.asarray([v for d in exclude for v in self.store.vector_ids_of(d)], dtype=np.int64),
+            )
+        ranked = self._dense(target, k * 3 + TIE_MARGIN, allowed)
+        stored = self.store.get_passages([v for v, _ in ranked])
+        out: list[SimilarItem] = []
+        seen: set[str] = set()
+        for vid, score in ranked:
+            sp = stored.get(vid)
+            if sp is None:
+                continue
+            key = normalized_text_key(sp.passage.text)  # the same paragraph in two reports: once
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(_similar_item(sp, score))
+            if len(out) >= k:
+                break
+        return out
+
+    def similar_to_text(
+        self, text: str, k: int = 10, exclude_document: str | None = None, *, passages: bool = False,
+        language: str | None = None,
+    ) -> list[SimilarItem]:  # fmt: skip
+        """Documents (or, with passages=True, passages) most similar to a raw text in any language.
+        Long texts are cut into ~200-word chunks whose vectors are averaged, like a document's."""
+        chunks = _chunks(text)
+        if not chunks:
+            return []
+        lang = language or _guess_language(text)
+        return self._similar_to_chunks(chunks, [lang] * len(chunks), k, exclude_document, passages)
+
+    def similar_to_file(self, path: Path, k: int = 10, *, passages: bool = False) -> list[SimilarItem]:
+        """Documents most similar to a file that need not be indexed (the file itself excluded if it is)."""
+        from ingest.pipeline import ingest_file
+
+        ingested = ingest_file(Path(path))
+        texts = [p.text for p in ingested.passages]
+        langs = [p.language for p in ingested.passages]
+        return self._similar_to_chunks(texts, langs, k, ingested.document.document_id, passages)
+
+    def _similar_to_chunks(
+        self, texts: list[str], languages: list[str], k: int, exclude_document: str | None, passages: bool
+    ) -> list[SimilarItem]:
+        if not texts or self.store.model() is None:
+            return []
+        matrix = self._embed_passages(texts)
+        offsets = self._offsets()
+        if offsets is not None:
+            matrix = offsets.center_passages(matrix, languages)
+        target = normalize_rows(matrix.mean(axis=0))[0]
+        exclude = self._same_documents(exclude_document) if exclude_document else set()
+        if exclude_document and self.store.get_document(exclude_document) is None:
+            exclude = set()
+        if passages:
+            return self._similar_passages_to(target, k, exclude)
+        return self._similar_by_vector(target, k, exclude)
+
+
+def _similar_item(sp: StoredPassage, score: float) -> SimilarItem:
+    p = sp.passage
+    return SimilarItem(
+        document_id=p.document_id, title=sp.title, source=sp.source, language=p.language, score=round(score, 6),
+        text=p.text, passage_id=p.passage_id, page=p.page_start, section=p.section,
+    )  # fmt: skip
+
+
+def _chunks(text: str) -> list[str]:
+    words = text.split()
+    return [" ".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)]
+
+
+def _guess_language(text: str) -> str:
+    """The text's language for centring; "" (left uncentred) when detection is unavailable."""
+    try:
+        from ingest.language import detect_language
+
+        return detect_language(text[:4000])[0] or ""
+    except Exception:  # detection is an optimisation here, never a reason to fail
+        return ""

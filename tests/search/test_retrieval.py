@@ -1,0 +1,70 @@
+"""The Retriever on its own, with fakes for the nearest-neighbour search and the corpus view
+(the ranking on a real index is covered by test_index.py, test_hubness.py and test_results.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from search import SearchRequest
+from search.retrieval import TIE_MARGIN, Retriever
+
+
+class FakeView:
+    def __init__(self, hubs: dict[int, float]) -> None:
+        self.hubs = hubs
+
+    def hub_scores(self, vector_ids) -> np.ndarray:
+        return np.array([self.hubs.get(int(v), 0.0) for v in vector_ids], dtype=np.float32)
+
+    def min_hub_score(self) -> float:
+        return min(self.hubs.values())
+
+
+class FakeStore:
+    def __init__(self, passages: int) -> None:
+        self.passages = passages
+
+    def passage_count(self) -> int:
+        return self.passages
+
+
+def _unused(*_args, **_kwargs):
+    raise AssertionError("not expected to be called")
+
+
+def _retriever(cosines: dict[int, float], view: FakeView | None, fetches: list[int], store=None) -> Retriever:
+    def nearest(qv, k, allowed):
+        fetches.append(k)
+        return sorted(cosines.items(), key=lambda h: (-h[1], h[0]))[:k]
+
+    return Retriever(
+        store or FakeStore(len(cosines)), nearest=nearest, corpus=lambda: view, centered_vectors=_unused,
+        offsets=lambda: None, embedder=_unused,
+    )  # fmt: skip
+
+
+def test_dense_without_hub_weight_is_the_nearest_search():
+    fetches: list[int] = []
+    r = _retriever({1: 0.9, 2: 0.8, 3: 0.7}, None, fetches)
+    assert r.dense(np.zeros(2), 2, None) == [(1, 0.9), (2, 0.8)]
+    assert fetches == [2]
+
+
+def test_dense_with_hub_weight_fetches_until_the_top_k_is_certain():
+    # the 100 best by cosine are strong hubs: the true top 3 lies beyond the first fetch
+    cosines = {v: 1.0 - v / 1000 for v in range(300)}
+    hubs = {v: (1.0 if v < 100 else 0.0) for v in range(300)}
+    fetches: list[int] = []
+    r = _retriever(cosines, FakeView(hubs), fetches)
+    got = r.dense(np.zeros(2), 3, None, hub_weight=0.5)
+    brute = sorted(((v, c - 0.5 * hubs[v]) for v, c in cosines.items()), key=lambda h: (-h[1], h[0]))[:3]
+    assert [v for v, _ in got] == [v for v, _ in brute] == [100, 101, 102]
+    assert fetches[0] == 2 * 3 + TIE_MARGIN and len(fetches) > 1
+
+
+def test_rank_on_an_empty_index_embeds_nothing():
+    fetches: list[int] = []
+    r = _retriever({}, None, fetches, store=FakeStore(0))
+    request = SearchRequest("winter cycling", mode="hybrid")
+    assert r.rank(request, request.filter(), 50) == ([], 0, None)
+    assert fetches == []
