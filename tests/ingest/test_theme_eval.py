@@ -138,17 +138,30 @@ def test_own_gold_files_are_valid():
     )
 
 
-@pytest.mark.slow
-def test_document_micro_f1_on_dev_gold(e5_model_dir):
-    """The calibrated tagger on the dev gold with the real pipeline and the product's own model."""
-    gold = SHARED / "eval" / "themes_dev.jsonl"
-    if not gold.exists():
-        pytest.skip("dev gold not available")
+def _document_report(e5_model_dir: Path, gold: Path, root: Path):
+    """The calibrated tagger on a document gold set, with the real pipeline and the product's model."""
     from ingest.pipeline import ingest_file
     from search.embedder import SentenceTransformerEmbedder
 
     embed = SentenceTransformerEmbedder(str(e5_model_dir)).embed_passages
     tagger = ThemeTagger(load_taxonomy(), embed)
-    report = evaluate(gold, tagger, ingest_file, embed, roots=[SHARED / "corpus"])
+    report = evaluate(gold, tagger, ingest_file, embed, roots=[root])
     assert report.document is not None
-    assert report.document.micro_f1 >= 0.75
+    return report.document
+
+
+@pytest.mark.slow
+def test_document_micro_f1_on_dev_gold(e5_model_dir):
+    gold = SHARED / "eval" / "themes_dev.jsonl"
+    if not gold.exists():
+        pytest.skip("dev gold not available")
+    assert _document_report(e5_model_dir, gold, SHARED / "corpus").micro_f1 >= 0.75
+
+
+@pytest.mark.slow
+def test_document_themes_on_our_corpus_gold(e5_model_dir):
+    # gold judged from the documents' main themes before looking at the tagger's output (0.734
+    # when written; the tagger over-tags themes our sample documents touch in passing)
+    corpus = Path(__file__).resolve().parents[2] / "corpus"
+    report = _document_report(e5_model_dir, DATA / "themes_gold_corpus.jsonl", corpus)
+    assert report.micro_f1 >= 0.70
