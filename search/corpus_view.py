@@ -53,21 +53,24 @@ class CorpusView:
             self._centroids = (doc_ids, normalize_rows(sums) if doc_ids else sums.astype(np.float32))
         return self._centroids
 
+    def _all_hubs(self) -> np.ndarray:
+        if self._hubs is None:
+            self._hubs = hub_scores(self.matrix, self.languages)
+        return self._hubs
+
     def hub_scores(self, vector_ids: np.ndarray | list[int]) -> np.ndarray:
         """Hub score (see search.hubness) of each given vector id; 0 for ids not in this snapshot."""
         import numpy as np
 
-        if self._hubs is None:
-            self._hubs = hub_scores(self.matrix, self.languages)
         wanted = np.asarray(vector_ids, dtype=np.int64)
         out = np.zeros(len(wanted), dtype=np.float32)
         if not len(self.ids) or not len(wanted):
             return out
         pos = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
         found = self.ids[pos] == wanted
-        out[found] = self._hubs[pos[found]]
+        out[found] = self._all_hubs()[pos[found]]
         return out
 
     def min_hub_score(self) -> float:
-        self.hub_scores([])
-        return float(self._hubs.min()) if self._hubs is not None and len(self._hubs) else 0.0
+        hubs = self._all_hubs()
+        return float(hubs.min()) if len(hubs) else 0.0

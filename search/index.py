@@ -392,16 +392,14 @@ class SearchIndex:
         takes minutes on large collections (~100 s for 60k passages on 2 cores), which is save()'s
         job, not a query's."""
         model = self.store.model()
-        if model is None:
+        view = self._corpus()  # the same snapshot the corpus-wide statistics use: read once
+        if model is None or view is None:
             return None
-        # generation read *before* the vectors: if a writer commits in between, the next use sees
-        # a newer generation and catches up, so the index is never labelled newer than it is
-        generation = self.store.generation()
-        ids, matrix = self.store.all_vectors()
-        matrix = self._prepare(ids, matrix)
-        self._vectors_generation = generation
+        # the view's generation was read before its vectors (see _corpus), so the index is never
+        # labelled newer than it is: a write in between is caught up on next use
+        self._vectors_generation = view.generation
         threshold = sys.maxsize if in_search else self._hnsw_threshold
-        return VectorIndex.build(ids, matrix, dimension=model[1], hnsw_threshold=threshold)
+        return VectorIndex.build(view.ids, view.matrix, dimension=model[1], hnsw_threshold=threshold)
 
     def _catch_up(self, vi: VectorIndex) -> None:
         """Bring ``vi`` up to the store by id difference: vector ids are never reused and a stored

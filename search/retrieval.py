@@ -92,9 +92,8 @@ class Retriever:
             near = self._nearest(qv, fetch, allowed)
             # ids newer than the view (a concurrent write) get hub 0 until the next generation
             hubs = view.hub_scores([v for v, _ in near])
-            scored = sorted(
-                ((v, s - hub_weight * float(h)) for (v, s), h in zip(near, hubs, strict=True)),
-                key=lambda h: (-h[1], h[0]),
+            scored = fusion.ranked(
+                {v: s - hub_weight * float(h) for (v, s), h in zip(near, hubs, strict=True)}
             )
             exhausted = len(near) < fetch
             if exhausted or (len(scored) >= k and scored[k - 1][1] >= near[-1][1] - floor):
@@ -160,7 +159,7 @@ class Retriever:
             mean, sd = stats.moments(lang, qv)
             for vid, score in self.dense(qv, k, ids, hub_weight):
                 out.append((vid, pooled_mean + (score - mean) / sd * pooled_sd))
-        return sorted(out, key=lambda h: (-h[1], h[0]))[:k]
+        return fusion.ranked(dict(out))[:k]
 
     def lexical(self, match: str | None, filters: PassageFilter, k: int) -> Ranked:
         return self.store.lexical_search(match, filters, k) if match else []
