@@ -32,11 +32,13 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from search.batch import FileOutcome, Progress
+from search.embedder import Spans, embed_with_sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +60,8 @@ class PrefetchEmbedder:
         self.inner = inner
         self.name = inner.name
         self._model_lock = threading.Lock()
-        self._ready: dict[str, np.ndarray] = {}
+        # text -> (vector, the sentence spans embedded with it, their vectors)
+        self._ready: dict[str, tuple[np.ndarray, tuple | None, np.ndarray | None]] = {}
         self._ready_lock = threading.Lock()
 
     @property
@@ -70,27 +73,45 @@ class PrefetchEmbedder:
             return self.inner.embed_queries(texts)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.embed_passages_with_sentences(texts, None)[0]
+
+    def embed_passages_with_sentences(
+        self, texts: list[str], spans: Sequence[Spans] | None
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         import numpy as np
 
         with self._ready_lock:
             rows = [self._ready.get(t) for t in texts]
-        if texts and all(r is not None for r in rows):
-            return np.stack(rows).astype(np.float32, copy=False)
+        usable = all(
+            r is not None and (spans is None or r[1] == _spans_key(spans[i])) for i, r in enumerate(rows)
+        )
+        if texts and usable:
+            vectors = np.stack([r[0] for r in rows]).astype(np.float32, copy=False)  # type: ignore[index]
+            sentences = [r[2] for r in rows]  # type: ignore[index]
+            return vectors, (None if spans is None or any(s is None for s in sentences) else sentences)
         with self._model_lock:
-            return self.inner.embed_passages(texts)
+            return embed_with_sentences(self.inner, texts, spans)
 
-    def prefetch(self, texts: list[str]) -> None:
-        """Embed ``texts`` now (a batch at a time, so queries interleave) for the next add()."""
+    def prefetch(self, texts: list[str], spans: Sequence[Spans] | None = None) -> None:
+        """Embed ``texts`` (and their sentence ``spans``) now, a batch at a time so queries
+        interleave, for the next add()."""
         for i in range(0, len(texts), PREFETCH_BATCH):
             batch = texts[i : i + PREFETCH_BATCH]
+            batch_spans = spans[i : i + PREFETCH_BATCH] if spans is not None else None
             with self._model_lock:
-                matrix = self.inner.embed_passages(batch)
+                matrix, sentences = embed_with_sentences(self.inner, batch, batch_spans)
             with self._ready_lock:
-                self._ready.update(zip(batch, matrix, strict=True))
+                for j, (text, vector) in enumerate(zip(batch, matrix, strict=True)):
+                    key = _spans_key(batch_spans[j]) if batch_spans is not None else None
+                    self._ready[text] = (vector, key, sentences[j] if sentences is not None else None)
 
     def clear(self) -> None:
         with self._ready_lock:
             self._ready.clear()
+
+
+def _spans_key(spans: Spans) -> tuple[tuple[int, int], ...]:
+    return tuple((int(a), int(b)) for a, b in spans)
 
 
 class LockedIndex:
@@ -109,7 +130,10 @@ class LockedIndex:
         idx = self.holder.get()
         embedder = getattr(self.holder, "embedder", None)
         if isinstance(embedder, PrefetchEmbedder):
-            embedder.prefetch([passage_embedding_text(ingested.document, p) for p in ingested.passages])
+            embedder.prefetch(
+                [passage_embedding_text(ingested.document, p) for p in ingested.passages],
+                [p.sentences for p in ingested.passages],
+            )
         try:
             with self.holder.lock:
                 return idx.add(ingested, mtime=mtime)

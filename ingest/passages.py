@@ -222,6 +222,7 @@ def split_passages(
                 page_start=doc.page_at(start_char),
                 page_end=doc.page_at(end_char - 1),
                 section=sections.at(units[min(new, end - 1)].start),
+                sentences=[(u.start - start_char, u.end - start_char) for u in units[first:end]],
             )
         )
     for passage, language in zip(

@@ -101,6 +101,9 @@ class Passage:
     page_end: int | None = None
     section: str = ""  # nearest heading path, " > "-joined
     themes: list[str] = field(default_factory=list)  # theme ids, best first
+    # [start, end) of each sentence (heading, list line, table block) relative to ``text``: the
+    # units the passage was packed from. Empty when unknown (then split again when needed).
+    sentences: list[tuple[int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,16 +48,48 @@ def normalize_rows(matrix: Any) -> np.ndarray:
     return np.ascontiguousarray(arr / norms, dtype=np.float32)
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use (loading torch costs seconds)."""
+Precision = Literal["auto", "fp32", "bf16"]
+Spans = Sequence[tuple[int, int]]
 
-    def __init__(self, model: str, device: str = "cpu", batch_size: int = 32) -> None:
+
+def resolve_precision(precision: str, device: str) -> str:
+    """ "auto" -> bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else fp32. On other
+    CPUs bf16 is emulated and slower than fp32; on a GPU the caller asks for what it wants."""
+    if precision != "auto":
+        return precision
+    if device != "cpu":
+        return "fp32"
+    import torch
+
+    native = (
+        getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+        or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    )
+    return "bf16" if native else "fp32"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use (loading torch costs seconds).
+
+    For the common layout (Transformer -> mean pooling -> optional Normalize) it runs the encoder
+    itself rather than through ``SentenceTransformer.encode``: texts are tokenized once, sorted by
+    length so a batch pads little, and run under bf16 autocast where the CPU has native bf16. The
+    same forward pass also gives each sentence's vector (the mean of its tokens' contextual
+    states, "late chunking"), which the result page uses to pick a hit's best sentence without a
+    model call at query time. Other layouts go through ``encode`` unchanged.
+    """
+
+    def __init__(
+        self, model: str, device: str = "cpu", batch_size: int = 16, precision: Precision = "auto"
+    ) -> None:
         self.model = model
         self.device = device
         self.batch_size = batch_size
+        self.precision = precision
         self.name = model_display_name(model)
         self._st: Any = None
         self._dimension: int | None = None
+        self._direct = False  # the module layout allows running the encoder ourselves
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -67,7 +100,10 @@ class SentenceTransformerEmbedder:
 
                 # A weight-loading progress bar on every CLI call is noise in a terminal and in logs.
                 hf_logging.disable_progress_bar()
-                self._st = SentenceTransformer(self.model, device=self.device)
+                st = SentenceTransformer(self.model, device=self.device)
+                self.precision = resolve_precision(self.precision, self.device)  # type: ignore[assignment]
+                self._direct = _mean_pooled(st)
+                self._st = st
             return self._st
 
     @property
@@ -81,25 +117,79 @@ class SentenceTransformerEmbedder:
             self._dimension = int(dim)
         return self._dimension
 
+    def _prompt(self, st: Any, kind: str) -> str:
+        prompts = getattr(st, "prompts", None) or {}
+        return prompts.get(kind) or _FALLBACK_PROMPTS[kind]
+
     def _encode(self, texts: list[str], kind: str) -> np.ndarray:
         import numpy as np
 
         if not texts:
             return np.zeros((0, self._dimension or 0), dtype=np.float32)
         st = self._load()
-        kwargs: dict[str, Any] = {
-            "batch_size": self.batch_size,
-            "normalize_embeddings": True,
-            "convert_to_numpy": True,
-            "show_progress_bar": False,
-        }
-        prompts = getattr(st, "prompts", None) or {}
-        if kind in prompts:
-            kwargs["prompt_name"] = kind
-        else:
-            kwargs["prompt"] = _FALLBACK_PROMPTS[kind]
-        vectors = st.encode(list(texts), **kwargs)
+        if self._direct:
+            return self._forward(st, texts, kind, None)[0]
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            vectors = st.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=False, prompt=self._prompt(st, kind),
+            )  # fmt: skip
         return normalize_rows(vectors)
+
+    def _forward(
+        self, st: Any, texts: list[str], kind: str, spans: Sequence[Spans] | None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage (or query) vectors of ``texts`` and, when ``spans`` is given, the unit vector
+        of each [start, end) character span of each text (zero rows for spans cut off by the
+        model's length limit)."""
+        import numpy as np
+        import torch
+
+        prompt = self._prompt(st, kind)
+        tokenizer = st.tokenizer
+        limit = int(getattr(st, "max_seq_length", 512) or 512)
+        enc = tokenizer(
+            [prompt + t for t in texts], truncation=True, max_length=limit,
+            return_offsets_mapping=spans is not None, return_attention_mask=False,
+        )  # fmt: skip
+        ids = enc["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))  # longest first, like encode
+        model = st[0].auto_model
+        pad = tokenizer.pad_token_id or 0
+        out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros((0, out.shape[1]), np.float32)] * len(texts)
+        for b in range(0, len(order), self.batch_size):
+            batch = order[b : b + self.batch_size]
+            width = len(ids[batch[0]])
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                mask[row, : len(ids[i])] = 1
+            with (
+                torch.inference_mode(),
+                torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"),
+            ):
+                hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+            m = mask.unsqueeze(-1).float()
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+            out[batch] = pooled.numpy()
+            if spans is None:
+                continue
+            shift = len(prompt)
+            for row, i in enumerate(batch):
+                starts = np.asarray([a for a, _ in enc["offset_mapping"][i]], dtype=np.int64) - shift
+                ends = np.asarray([e for _, e in enc["offset_mapping"][i]], dtype=np.int64) - shift
+                real = ends > starts  # special tokens have empty offsets
+                member = np.zeros((len(spans[i]), len(starts)), dtype=np.float32)
+                for j, (s, e) in enumerate(spans[i]):
+                    member[j] = real & (starts >= s) & (starts < e) & (ends > 0)
+                counts = member.sum(1, keepdims=True)
+                sent = (member / np.maximum(counts, 1)) @ hidden[row, : len(starts)].numpy()
+                sentences[i] = normalize_rows(sent) if len(sent) else sent
+        return normalize_rows(out), sentences
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, "passage")
@@ -107,8 +197,34 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, "query")
 
+    def embed_passages_with_sentences(
+        self, texts: list[str], spans: Sequence[Spans]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors plus, per passage, one unit vector per sentence span (same forward pass)."""
+        if not texts:
+            return self._encode(texts, "passage"), []
+        st = self._load()
+        if not self._direct:
+            return self._encode(texts, "passage"), [
+                self._encode([t[s:e] for s, e in sp], "passage") for t, sp in zip(texts, spans, strict=True)
+            ]
+        return self._forward(st, texts, "passage", spans)
 
-_CACHE: dict[str, SentenceTransformerEmbedder] = {}
+
+def _mean_pooled(st: Any) -> bool:
+    """True when the model is Transformer -> mean pooling (prompt included) [-> Normalize]."""
+    modules = list(st)
+    names = [type(m).__name__ for m in modules]
+    if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
+        return False
+    pooling = modules[1]
+    mode = getattr(pooling, "pooling_mode", None)
+    mean = mode in ("mean", ["mean"], ("mean",)) or getattr(pooling, "pooling_mode_mean_tokens", False)
+    config = getattr(pooling, "get_config_dict", dict)()
+    return bool(mean) and config.get("include_prompt", True) and hasattr(modules[0], "auto_model")
+
+
+_CACHE: dict[tuple[str, str, int, str], SentenceTransformerEmbedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -119,10 +235,50 @@ def get_embedder(settings: Settings | None = None) -> Embedder:
 
         settings = get_settings()
     with _CACHE_LOCK:
-        emb = _CACHE.get(settings.model)
+        # everything that changes the vectors it makes
+        key = (settings.model, settings.device, settings.batch_size, settings.precision)
+        emb = _CACHE.get(key)
         if emb is None:
             emb = SentenceTransformerEmbedder(
-                settings.model, device=settings.device, batch_size=settings.batch_size
-            )
-            _CACHE[settings.model] = emb
+                settings.model, device=settings.device, batch_size=settings.batch_size,
+                precision=settings.precision,
+            )  # fmt: skip
+            _CACHE[key] = emb
         return emb
+
+
+def embed_with_sentences(
+    embedder: Embedder, texts: list[str], spans: Sequence[Spans] | None
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """Passage vectors of ``texts`` and, when ``spans`` is given and the embedder can, the vectors
+    of each text's sentence spans from the same forward pass (else None)."""
+    both = getattr(embedder, "embed_passages_with_sentences", None)
+    if spans is None or both is None:
+        return embedder.embed_passages(texts), None
+    return both(texts, spans)
+
+
+class QueryCache:
+    """The last ``size`` query vectors by query text (thread-safe): a planner re-running or paging
+    through a question, or a page's links, pays the model once."""
+
+    def __init__(self, size: int = 1024) -> None:
+        from collections import OrderedDict
+
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            found = self._items.get(text)
+            if found is not None:
+                self._items.move_to_end(text)
+                return found
+        vector = compute(text)  # outside the lock: a slow query must not hold up cached ones
+        vector.setflags(write=False)
+        with self._lock:
+            self._items[text] = vector
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector

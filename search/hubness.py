@@ -16,6 +16,7 @@ Measured on the development set: see README ("Variants measured").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 HUB_NEIGHBOURS = 50
 # Past this many passages the neighbours are looked up in a fixed sample of this size (k scaled
 # down with it), so the cost stays linear in the index size: ~0.8 s for 4 000 passages, a few
-# seconds for 60 000, once per index generation (bench/bench_ann.py). On the dev set a sample of
+# seconds for 60 000, at write time only (bench/bench_ann.py). On the dev set a sample of
 # 1 000 ranks as well as the exact scores.
 MAX_REFERENCE = 5_000
 _CHUNK = 2048  # rows scored at a time: bounds memory to _CHUNK x reference floats
@@ -36,30 +37,70 @@ def hub_scores(
     """Per row of ``matrix`` (unit vectors), its mean cosine to its ``k`` nearest rows in other
     languages. Rows with no other-language row get the mean of the others (0 when the index is
     monolingual: then no passage is penalised relative to another). Deterministic."""
-    import numpy as np
+    return HubReference.build(matrix, languages, k, max_reference)[1]
 
-    n = len(matrix)
-    out = np.zeros(n, dtype=np.float32)
-    if n == 0:
+
+@dataclass(slots=True)
+class HubReference:
+    """The rows hub scores are measured against, so that a new passage's score is computed when it
+    is written (O(reference) per passage) and kept in the store, never at query time.
+
+    Built from the whole collection (a fixed sample past MAX_REFERENCE rows) with ``k`` scaled to
+    the sample; rebuilt by the index when the collection has changed by a fair fraction since
+    (search.index.HUB_REFRESH_FRACTION), which rescores every passage against the new sample.
+    """
+
+    matrix: np.ndarray  # reference rows (unit vectors)
+    languages: list[str]
+    k: int  # neighbours averaged, already scaled to the sample
+    fallback: float  # the score of a row with no other-language reference row
+    size: int  # rows in the collection when built
+
+    @classmethod
+    def build(
+        cls, matrix: np.ndarray, languages: Sequence[str], k: int = HUB_NEIGHBOURS,
+        max_reference: int = MAX_REFERENCE,
+    ) -> tuple[HubReference, np.ndarray]:  # fmt: skip
+        """(the reference of this collection, the hub score of each of its rows)."""
+        import numpy as np
+
+        n = len(matrix)
+        ref = np.arange(n)
+        if n > max_reference:  # evenly spaced sample: deterministic and spread over the whole index
+            ref = np.linspace(0, n - 1, max_reference).round().astype(np.int64)
+        kk = max(2, round(k * len(ref) / n)) if n else k
+        langs = list(languages)
+        reference = cls(matrix[ref], [langs[i] for i in ref], kk, 0.0, n)
+        out, has = reference._scores(matrix, langs)
+        if has.any():
+            reference.fallback = float(out[has].mean())
+        out[~has] = reference.fallback
+        return reference, out
+
+    def scores(self, matrix: np.ndarray, languages: Sequence[str]) -> np.ndarray:
+        """Hub score of each row of ``matrix`` against this reference."""
+        out, has = self._scores(matrix, list(languages))
+        out[~has] = self.fallback
         return out
-    langs = np.asarray(languages)
-    ref = np.arange(n)
-    if n > max_reference:  # evenly spaced sample: deterministic and spread over the whole index
-        ref = np.linspace(0, n - 1, max_reference).round().astype(np.int64)
-    kk = max(2, round(k * len(ref) / n))
-    ref_vecs, ref_langs = matrix[ref], langs[ref]
-    has = np.zeros(n, dtype=bool)
-    for start in range(0, n, _CHUNK):
-        rows = slice(start, min(start + _CHUNK, n))
-        sims = matrix[rows] @ ref_vecs.T
-        sims[langs[rows][:, None] == ref_langs[None, :]] = -np.inf
-        others = np.isfinite(sims).sum(axis=1)
-        take = min(kk, sims.shape[1])
-        top = -np.partition(-sims, take - 1, axis=1)[:, :take]
-        top[~np.isfinite(top)] = 0.0
-        counts = np.minimum(others, take)
-        has[rows] = counts > 0
-        out[rows] = np.where(counts > 0, top.sum(axis=1) / np.maximum(counts, 1), 0.0)
-    if has.any() and not has.all():
-        out[~has] = out[has].mean()
-    return out
+
+    def _scores(self, matrix: np.ndarray, languages: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        n = len(matrix)
+        out = np.zeros(n, dtype=np.float32)
+        has = np.zeros(n, dtype=bool)
+        if n == 0 or not len(self.matrix):
+            return out, has
+        langs, ref_langs = np.asarray(languages), np.asarray(self.languages)
+        for start in range(0, n, _CHUNK):
+            rows = slice(start, min(start + _CHUNK, n))
+            sims = matrix[rows] @ self.matrix.T
+            sims[langs[rows][:, None] == ref_langs[None, :]] = -np.inf
+            others = np.isfinite(sims).sum(axis=1)
+            take = min(self.k, sims.shape[1])
+            top = -np.partition(-sims, take - 1, axis=1)[:, :take]
+            top[~np.isfinite(top)] = 0.0
+            counts = np.minimum(others, take)
+            has[rows] = counts > 0
+            out[rows] = np.where(counts > 0, top.sum(axis=1) / np.maximum(counts, 1), 0.0)
+        return out, has

@@ -28,13 +28,14 @@ from ingest.records import Document, IngestedFile, Passage
 from search import results
 from search.centering import LanguageOffsets, parallel_texts, texts_fingerprint
 from search.corpus_view import CorpusView
+from search.embedder import QueryCache, embed_with_sentences
 from search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
 from search.filters import DocumentFilter
 from search.locking import WriterLock
 from search.query import SearchRequest, SearchResponse, SimilarItem
 from search.retrieval import TIE_MARGIN, Retriever
 from search.similar import SimilarCases
-from search.store import Store
+from search.store import Store, stored_language
 from search.vectors import (
     COMPACT_FRACTION,
     DEFAULT_HNSW_THRESHOLD,
@@ -52,11 +53,19 @@ if TYPE_CHECKING:
 
     from ingest.themes import ThemeTagger
     from search.embedder import Embedder
+    from search.hubness import HubReference
 
 STORE_FILE = "store.sqlite"
 LOCK_FILE = "write.lock"
 EMBED_CHUNK = 256  # passages embedded per call: bounds memory on very long documents
 HYBRID_MIN_POOL = 50  # candidates taken from each list before fusion
+# The hub reference (search.hubness) is rebuilt, and every hub score with it, when the passages
+# added or removed since it was built reach this fraction of the collection: at the end of a
+# write session (save) 10%, so scores stay within a few percent of exact; within one (add) 100%,
+# so the first batch into an empty index doubles its reference as it grows. Both keep the total
+# cost linear in the collection size.
+HUB_REFRESH_AT_SAVE = 0.1
+HUB_REFRESH_WHILE_WRITING = 1.0
 GROUP_MIN_POOL = 400  # passages ranked when results are grouped by document
 
 
@@ -121,6 +130,8 @@ class SearchIndex:
         self._offsets: LanguageOffsets | None = None
         self._transform: str | None = None
         self._view: CorpusView | None = None
+        self._hub_reference: HubReference | None = None  # loaded by the writer, dropped with the lock
+        self._query_cache = QueryCache()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -227,13 +238,29 @@ class SearchIndex:
 
     def _embed_passages(self, texts: list[str]) -> np.ndarray:
         """Passage vectors of ``texts``, embedded EMBED_CHUNK at a time."""
+        return self._embed_with_sentences(texts, None)[0]
+
+    def _embed_with_sentences(
+        self, texts: list[str], spans: list[list[tuple[int, int]]] | None
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Passage vectors of ``texts`` and, given sentence ``spans``, each sentence's vector from
+        the same forward pass (None when the embedder cannot give them), EMBED_CHUNK at a time."""
         import numpy as np
 
         embedder = self._get_embedder()
-        chunks = [
-            embedder.embed_passages(texts[i : i + EMBED_CHUNK]) for i in range(0, len(texts), EMBED_CHUNK)
-        ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, embedder.dimension), dtype=np.float32)
+        chunks, sentences = [], []
+        for i in range(0, len(texts), EMBED_CHUNK):
+            matrix, sent = embed_with_sentences(
+                embedder,
+                texts[i : i + EMBED_CHUNK],
+                spans[i : i + EMBED_CHUNK] if spans is not None else None,
+            )
+            chunks.append(matrix)
+            sentences.append(sent)
+        matrix = np.concatenate(chunks) if chunks else np.zeros((0, embedder.dimension), dtype=np.float32)
+        if spans is None or any(s is None for s in sentences):
+            return matrix, None
+        return matrix, [v for sent in sentences for v in sent]  # type: ignore[union-attr]
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -254,21 +281,52 @@ class SearchIndex:
         else:
             self._check_embedder(embedder)
         doc = ingested.document
-        vectors = self._embed_passages([passage_embedding_text(doc, p) for p in ingested.passages])
+        vectors, sentence_vectors = self._embed_with_sentences(
+            [passage_embedding_text(doc, p) for p in ingested.passages],
+            [p.sentences for p in ingested.passages],
+        )
         tag_themes(ingested, vectors, self._get_tagger(embedder))
         if mtime is None and os.path.isfile(doc.source):
             mtime = os.path.getmtime(doc.source)
-        result = self.store.upsert_document(ingested, vectors, mtime=mtime)
-        self._apply(
-            result.generation_before, result.generation, result.removed_ids, result.added_ids, vectors
+        languages = [stored_language(p.language, doc.language) for p in ingested.passages]
+        centred = self._center(vectors, languages)
+        reference = self._writer_hub_reference()
+        hubs = reference.scores(centred, languages) if reference is not None else None
+        result = self.store.upsert_document(
+            ingested, vectors, mtime=mtime, sentence_vectors=sentence_vectors, hubs=hubs
         )
+        self._apply(
+            result.generation_before, result.generation, result.removed_ids, result.added_ids, centred
+        )
+        self._refresh_hubs_if_stale(HUB_REFRESH_WHILE_WRITING)
         return self.store.get_document(doc.document_id) or doc
 
+    # -- hub scores (search.hubness): kept in the store at write time -------------------------
+
+    def _writer_hub_reference(self) -> HubReference | None:
+        if self._hub_reference is None:
+            self._hub_reference = self.store.hub_reference()
+        return self._hub_reference
+
+    def _refresh_hubs_if_stale(self, fraction: float, *, check_missing: bool = False) -> None:
+        """Rebuild the hub reference and rescore every passage when the collection changed by
+        ``fraction`` of its size since the last build (or was never scored). Writer only."""
+        size, changes, missing = self.store.hub_state(count_missing=check_missing)
+        if self.store.model() is None or (size and changes < fraction * size and not missing):
+            return
+        from search.hubness import HubReference
+
+        ids, matrix, _, languages = self.store.all_passage_vectors()
+        reference, hubs = HubReference.build(self._center(matrix, languages), languages)
+        self.store.put_hub_reference(reference, ids, hubs)
+        self._hub_reference = reference
+
     def _apply(
-        self, before: int, after: int, removed: list[int], added: list[int], vectors: np.ndarray | None
+        self, before: int, after: int, removed: list[int], added: list[int], centred: np.ndarray | None
     ) -> None:
-        """Mirror our own committed write in the in-memory vectors when they were current before it;
-        otherwise leave them to catch up from the store on next use."""
+        """Mirror our own committed write in the in-memory vectors (``centred``: the added passages'
+        vectors as FAISS holds them) when they were current before it; otherwise leave them to catch
+        up from the store on next use."""
         import numpy as np
 
         with self._vec_lock:
@@ -276,9 +334,8 @@ class SearchIndex:
             if vi is None or self._vectors_generation != before:
                 return
             vi.remove(np.asarray(removed, dtype=np.int64))
-            if added and vectors is not None:
-                ids = np.asarray(added, dtype=np.int64)
-                vi.add(ids, self._prepare(ids, vectors))
+            if added and centred is not None:
+                vi.add(np.asarray(added, dtype=np.int64), centred)
             self._vectors_generation = after
 
     def _delete(self, run: Callable[[], tuple[list[tuple[str, str]], list[int]]]) -> list[tuple[str, str]]:
@@ -307,6 +364,8 @@ class SearchIndex:
         """Write vectors.faiss + manifest.json (each atomically) unless the saved ones are current.
         Ends the writing session (releases the writer lock). True if something was written."""
         try:
+            if self._lock.held:  # we wrote in this session: bring hub scores up to date first
+                self._refresh_hubs_if_stale(HUB_REFRESH_AT_SAVE, check_missing=True)
             model = self.store.model()
             if model is None or self._disk_is_current(
                 model, self.store.generation()
@@ -326,6 +385,7 @@ class SearchIndex:
                 )
                 return True
         finally:
+            self._hub_reference = None  # another writer may rebuild it once we let go
             self._lock.release()
 
     def _disk_is_current(self, model: tuple[str, int], generation: int) -> bool:
@@ -373,11 +433,16 @@ class SearchIndex:
 
     def _prepare(self, ids: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """Stored vectors -> the vectors FAISS holds (language-centred when centring is on)."""
-        offsets = self.language_offsets()
-        if offsets is None or not len(ids):
+        if self.language_offsets() is None or not len(ids):
             return matrix
         info = self.store.passage_info(ids.tolist())
-        languages = [info.get(int(i), ("", ""))[1] for i in ids]
+        return self._center(matrix, [info.get(int(i), ("", ""))[1] for i in ids])
+
+    def _center(self, matrix: np.ndarray, languages: list[str]) -> np.ndarray:
+        """Vectors of passages in ``languages`` as FAISS holds them."""
+        offsets = self.language_offsets()
+        if offsets is None or not len(matrix):
+            return matrix
         return offsets.center_passages(matrix, languages)
 
     def centered_vectors(self, vector_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -494,11 +559,9 @@ class SearchIndex:
             max(need * 3, HYBRID_MIN_POOL) if request.group == "passage" else max(need * 20, GROUP_MIN_POOL)
         )
         ranked, total, qv = self._retriever().rank(request, filters, pool)
-        hits, has_more = results.assemble(self.store, ranked, request)
+        hits, has_more, sentences = results.assemble(self.store, ranked, request)
         if request.snippets and hits:
-            results.add_snippets(
-                hits, request.q, qv, embedder=self._get_embedder, offsets=self.language_offsets
-            )
+            results.add_snippets(hits, request.q, qv, sentences, offsets=self.language_offsets)
         return SearchResponse(
             query=request.q,
             mode=request.mode,
@@ -513,7 +576,7 @@ class SearchIndex:
         # alive through a reference cycle
         return Retriever(
             self.store, nearest=self._nearest, corpus=self._corpus, centered_vectors=self.centered_vectors,
-            offsets=self.language_offsets, embedder=self._get_embedder,
+            offsets=self.language_offsets, embedder=self._get_embedder, query_cache=self._query_cache,
         )  # fmt: skip
 
     def _nearest(self, qv: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
@@ -540,10 +603,7 @@ class SearchIndex:
         if self.store.model() is None:
             return None
         ids, matrix, documents, languages = self.store.all_passage_vectors()
-        offsets = self.language_offsets()
-        if offsets is not None and len(ids):
-            matrix = offsets.center_passages(matrix, languages)
-        self._view = view = CorpusView(generation, ids, matrix, documents, languages)
+        self._view = view = CorpusView(generation, ids, self._center(matrix, languages), documents, languages)
         return view
 
     # -- similar cases (search.similar) ---------------------------------------------------------

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from search.quantize import unpack
 from search.query import SearchHit, SearchRequest
 from search.snippets import (
-    MAX_SENTENCE_CHARS,
     DuplicateFinder,
     build_snippet,
     choose_best,
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from search.centering import LanguageOffsets
-    from search.embedder import Embedder
     from search.store import Store, StoredPassage
 
 ASSEMBLE_CHUNK = 256  # passages read from the store at a time while building a page
@@ -29,15 +28,17 @@ ASSEMBLE_CHUNK = 256  # passages read from the store at a time while building a 
 
 def assemble(
     store: Store, ranked: list[tuple[int, float]], request: SearchRequest
-) -> tuple[list[SearchHit], bool]:
+) -> tuple[list[SearchHit], bool, SentenceData]:
     """Ranked passages -> the requested page of hits: near-duplicates collapsed into the best-ranked
-    copy, and with group="document" one hit per document carrying its best passages."""
+    copy, and with group="document" one hit per document carrying its best passages. Also the
+    stored sentence spans and vectors of every passage read (for add_snippets)."""
 
     need = request.offset + request.k
     by_doc = request.group == "document"
     leaders: list[SearchHit] = []  # passage mode: distinct passages; document mode: documents
     doc_hit: dict[str, SearchHit] = {}
     seen = DuplicateFinder()
+    sentences: SentenceData = {}
     done = False
     for start in range(0, len(ranked), ASSEMBLE_CHUNK):
         chunk = ranked[start : start + ASSEMBLE_CHUNK]
@@ -47,6 +48,7 @@ def assemble(
             if sp is None:
                 continue
             hit = _hit(sp, score)
+            sentences[hit.passage_id] = (sp.passage.sentences, sp.sentence_vectors)
             if request.collapse_duplicates:
                 original = seen.find(sp.passage.text)
                 if isinstance(original, SearchHit):
@@ -73,52 +75,52 @@ def assemble(
         if done:
             break
     page = leaders[request.offset : need]
-    return page, len(leaders) > need
+    return page, len(leaders) > need, sentences
+
+
+SentenceData = dict[str, tuple[list[tuple[int, int]], "bytes | None"]]
 
 
 def add_snippets(
     hits: list[SearchHit],
     q: str,
     qv: np.ndarray | None,
+    sentences: SentenceData,
     *,
-    embedder: Callable[[], Embedder],
     offsets: Callable[[], LanguageOffsets | None],
 ) -> None:
     """Snippet, highlights and best sentence for each hit (and the passages under a document hit).
-    Top-level hits get the best sentence by meaning (their sentences embedded in one batch);
-    passages under a document hit by matched terms only, to keep a page cheap.
 
-    ``embedder`` and ``offsets`` are called only when sentences are embedded (a query vector
-    was given), so a lexical search never loads the model."""
+    The best sentence is the one whose vector (computed at index time from the passage's own
+    forward pass, see search.embedder) is closest to the query, matched terms breaking near-ties:
+    no model call here. ``sentences`` maps a passage id to its stored sentence spans and packed
+    vectors; passages stored without them are split here and judged by matched terms only, as
+    is everything in a lexical search (no query vector; ``offsets`` is then never called).
+    """
     import numpy as np
 
     terms = query_terms(q)
-    top = list(hits)
-    nested = [p for h in hits for p in h.passages[1:]]
-    spans = {id(h): sentence_spans(h.text, h.language) for h in top + nested}
-    sentences = [
-        (h, i, h.text[s:e][:MAX_SENTENCE_CHARS]) for h in top for i, (s, e) in enumerate(spans[id(h)])
-    ]
-    sims = np.zeros(len(sentences), dtype=np.float32)
-    if qv is not None and sentences:
-        language_offsets = offsets()
-        matrix = embedder().embed_passages([t for _, _, t in sentences])
-        if language_offsets is not None:
-            matrix = language_offsets.center_passages(matrix, [h.language for h, _, _ in sentences])
-        sims = matrix @ qv
-    sim_of = {(id(h), i): float(sims[n]) for n, (h, i, _) in enumerate(sentences)}
-    for h in top + nested:
-        sp = spans[id(h)]
-        texts = [h.text[s:e] for s, e in sp]
+    language_offsets = offsets() if qv is not None else None
+    nested = [p for hit in hits for p in hit.passages[1:]]
+    for h in hits + nested:
+        spans, blob = sentences.get(h.passage_id, ([], None))
+        sims = None
+        if spans and blob is not None and qv is not None:
+            matrix = unpack(blob, len(qv))
+            if language_offsets is not None:
+                matrix = language_offsets.center_passages(matrix, [h.language] * len(matrix))
+            sims = matrix @ qv
+        spans = spans or sentence_spans(h.text, h.language)
+        texts = [h.text[s:e] for s, e in spans]
         counts = [len(matched_spans(t, h.language, terms)) for t in texts]
         best = (
-            choose_best(texts, [sim_of.get((id(h), i), 0.0) for i in range(len(sp))], counts) if sp else None
+            choose_best(texts, sims if sims is not None else np.zeros(len(spans)), counts) if spans else None
         )
-        snip = build_snippet(h.text, sp, best, terms, h.language)
+        snip = build_snippet(h.text, spans, best, terms, h.language)
         h.snippet, h.highlights, h.best_sentence, h.best_sentence_span = (
             snip.text, snip.highlights, snip.best_sentence, snip.best_span,
         )  # fmt: skip
-    for h in top:  # a document hit's first passage is itself: share the result
+    for h in hits:  # a document hit's first passage is itself: share the result
         if h.passages:
             first = h.passages[0]
             first.snippet, first.highlights = h.snippet, h.highlights

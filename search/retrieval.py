@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from search.centering import LanguageOffsets, LanguageStats
     from search.corpus_view import CorpusView
-    from search.embedder import Embedder
+    from search.embedder import Embedder, QueryCache
     from search.filters import PassageFilter
     from search.query import SearchRequest
     from search.store import Store
@@ -40,6 +40,7 @@ class Retriever:
         centered_vectors: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
         offsets: Callable[[], LanguageOffsets | None],
         embedder: Callable[[], Embedder],
+        query_cache: QueryCache | None = None,
     ) -> None:
         self.store = store
         self._nearest = nearest  # the k passages of highest cosine (FAISS), ties by id
@@ -47,6 +48,7 @@ class Retriever:
         self._centered_vectors = centered_vectors
         self._offsets = offsets
         self._embedder = embedder
+        self._query_cache = query_cache
 
     def rank(
         self, request: SearchRequest, filters: PassageFilter, pool: int
@@ -75,6 +77,11 @@ class Retriever:
         """The query's embedding, language-centred like the passages: the offset removed is the mix
         of the languages' query offsets weighted by the detector's confidences, so a query whose
         language is unclear (three Scandinavian words) is centred by a blend, never by a wrong guess."""
+        if self._query_cache is not None:
+            return self._query_cache.get(q, self._centred_query)
+        return self._centred_query(q)
+
+    def _centred_query(self, q: str) -> np.ndarray:
         qv = self._embedder().embed_queries([q])[0]
         offsets = self._offsets()
         return qv if offsets is None else offsets.center_query(qv, language_weights(q))
@@ -83,15 +90,14 @@ class Retriever:
         """The k passages with the best dense score: cosine minus ``hub_weight`` times the
         passage's hub score (search.hubness). FAISS ranks by cosine alone, so candidates are
         fetched until no passage beyond them could still enter the top k: exact, not a re-rank."""
-        view = self._corpus() if hub_weight > 0 else None
-        if view is None:
+        if hub_weight <= 0:
             return self._nearest(qv, k, allowed)
-        floor = hub_weight * view.min_hub_score()  # the smallest penalty any passage gets
+        # hub scores are kept in the store at write time: a search reads those of its candidates
+        floor = hub_weight * self.store.hub_min()  # the smallest penalty any passage gets
         fetch = 2 * k + TIE_MARGIN
         while True:
             near = self._nearest(qv, fetch, allowed)
-            # ids newer than the view (a concurrent write) get hub 0 until the next generation
-            hubs = view.hub_scores([v for v, _ in near])
+            hubs = self.store.hub_scores([v for v, _ in near])
             scored = fusion.ranked(
                 {v: s - hub_weight * float(h) for (v, s), h in zip(near, hubs, strict=True)}
             )
@@ -110,9 +116,8 @@ class Retriever:
         """Dense scores of given passages, on the same scale as the dense search's."""
         ids, matrix = self._centered_vectors(vector_ids)
         cosines = matrix @ qv
-        view = self._corpus() if hub_weight > 0 else None
-        if view is not None:
-            cosines = cosines - hub_weight * view.hub_scores(ids)
+        if hub_weight > 0:
+            cosines = cosines - hub_weight * self.store.hub_scores(ids)
         scores = dict(zip(ids.tolist(), cosines.tolist(), strict=True))
         stats = self.language_stats() if balanced else None
         if stats is None or len(stats.languages) < 2:

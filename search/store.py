@@ -26,7 +26,19 @@ from search.filters import DocumentFilter, PassageFilter
 if TYPE_CHECKING:
     import numpy as np
 
-SCHEMA_VERSION = 1
+    from search.hubness import HubReference
+
+SCHEMA_VERSION = 2
+# Columns added since version 1 (ALTER TABLE on open): an index built by an older nordsearch keeps
+# working; its passages simply have no sentence vectors (snippets then pick by matched terms) and
+# their hub scores are computed at the next write.
+_MIGRATIONS = {
+    2: [
+        "ALTER TABLE passages ADD COLUMN sentences TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE passages ADD COLUMN sentence_vectors BLOB",
+        "ALTER TABLE passages ADD COLUMN hub REAL",
+    ],
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,7 +74,10 @@ CREATE TABLE IF NOT EXISTS passages (
     section TEXT NOT NULL DEFAULT '',
     themes TEXT NOT NULL DEFAULT '[]',
     lexical TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    sentences TEXT NOT NULL DEFAULT '[]',  -- [[start, end], ...] relative to text
+    sentence_vectors BLOB,  -- search.quantize: one int8 row per sentence (late-chunked)
+    hub REAL  -- search.hubness score, kept current at write time; NULL until computed
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_language ON passages(language);
@@ -81,6 +96,8 @@ CREATE TRIGGER IF NOT EXISTS passages_au AFTER UPDATE OF lexical ON passages BEG
     INSERT INTO passages_fts(passages_fts, rowid, lexical) VALUES ('delete', old.rowid, old.lexical);
     INSERT INTO passages_fts(rowid, lexical) VALUES (new.rowid, new.lexical);
 END;
+-- The sample of passage vectors hub scores are measured against (search.hubness.HubReference).
+CREATE TABLE IF NOT EXISTS hub_reference (row INTEGER PRIMARY KEY, language TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     source TEXT PRIMARY KEY,
     content_hash TEXT NOT NULL,
@@ -96,7 +113,7 @@ _DOC_COLUMNS = (
 )
 _PASSAGE_COLUMNS = (
     "p.rowid, p.passage_id, p.document_id, p.ordinal, p.text, p.language, p.char_start, p.char_end, "
-    "p.page_start, p.page_end, p.section, p.themes"
+    "p.page_start, p.page_end, p.section, p.themes, p.sentences"
 )
 
 
@@ -108,6 +125,7 @@ class StoredPassage:
     passage: Passage
     title: str
     source: str
+    sentence_vectors: bytes | None = None  # search.quantize blob, one row per passage.sentences
 
 
 @dataclass(slots=True)
@@ -117,6 +135,11 @@ class UpsertResult:
     removed_ids: list[int]  # vector ids of every passage that was replaced
     generation_before: int
     generation: int
+
+
+def stored_language(passage_language: str, document_language: str) -> str:
+    """The language a passage is stored (and centred) with: its own, else its document's."""
+    return normalize_language(passage_language) or normalize_language(document_language) or document_language
 
 
 def _casefold(value: Any) -> Any:
@@ -139,7 +162,7 @@ def _passage_from_row(row: Sequence[Any]) -> Passage:
     return Passage(
         passage_id=row[1], document_id=row[2], ordinal=row[3], text=row[4], language=row[5],
         char_start=row[6], char_end=row[7], page_start=row[8], page_end=row[9], section=row[10],
-        themes=json.loads(row[11]),
+        themes=json.loads(row[11]), sentences=[(int(a), int(b)) for a, b in json.loads(row[12])],
     )  # fmt: skip
 
 
@@ -167,6 +190,11 @@ class Store:
             if version is None:
                 self._set_meta("schema_version", str(SCHEMA_VERSION))
                 self._set_meta("generation", "0")
+            elif int(version) < SCHEMA_VERSION:
+                for step in range(int(version) + 1, SCHEMA_VERSION + 1):
+                    for stmt in _MIGRATIONS[step]:
+                        c.execute(stmt)
+                self._set_meta("schema_version", str(SCHEMA_VERSION))
             elif int(version) != SCHEMA_VERSION:
                 raise IndexMismatchError(
                     f"index at {self.path.parent} has schema version {version}, this nordsearch expects "
@@ -199,9 +227,13 @@ class Store:
     def _set_meta(self, key: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    def _bump_generation(self) -> tuple[int, int]:
+    def _bump_generation(self, changed_passages: int = 0) -> tuple[int, int]:
+        """Next generation; also counts the passages added or removed since the hub reference was
+        built (search.index decides from it when to rebuild the reference)."""
         before = int(self._meta("generation") or 0)
         self._set_meta("generation", str(before + 1))
+        if changed_passages:
+            self._set_meta("hub_changes", str(int(self._meta("hub_changes") or 0) + changed_passages))
         return before, before + 1
 
     def _is_current(self) -> bool:
@@ -265,11 +297,17 @@ class Store:
     # -- writes ---------------------------------------------------------------------------------
 
     def upsert_document(
-        self, ingested: IngestedFile, vectors: np.ndarray, *, mtime: float | None = None
-    ) -> UpsertResult:
+        self, ingested: IngestedFile, vectors: np.ndarray, *, mtime: float | None = None,
+        sentence_vectors: Sequence[np.ndarray | None] | None = None, hubs: np.ndarray | None = None,
+    ) -> UpsertResult:  # fmt: skip
         """Store a document with its passages and vectors, replacing any previous version of the
-        same document_id or the same source path, in one transaction."""
+        same document_id or the same source path, in one transaction.
+
+        ``sentence_vectors`` (per passage, one row per ``passage.sentences`` span) and ``hubs``
+        (per passage, search.hubness) are optional derived data stored beside each passage."""
         import numpy as np
+
+        from search.quantize import pack
 
         doc = ingested.document
         passages = ingested.passages
@@ -284,7 +322,6 @@ class Store:
         for p in passages:
             if p.document_id != doc.document_id:
                 raise ValueError(f"passage {p.passage_id} belongs to {p.document_id}, not {doc.document_id}")
-        doc_lang = normalize_language(doc.language) or doc.language
         indexed_at = _now()
         with self.transaction() as c:
             old_docs = [r[0] for r in c.execute(
@@ -296,26 +333,34 @@ class Store:
             )
             c.execute(
                 f"INSERT INTO documents({_DOC_COLUMNS.replace('d.', '')}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (doc.document_id, doc.source, doc.title, doc_lang, doc.format, doc.pages, doc.size_bytes,
+                (doc.document_id, doc.source, doc.title, normalize_language(doc.language) or doc.language, doc.format, doc.pages, doc.size_bytes,
                  doc.content_hash, indexed_at, json.dumps(doc.metadata, ensure_ascii=False, default=str),
                  json.dumps(doc.themes), len(passages)),
             )  # fmt: skip
             added: list[int] = []
-            for p, vec in zip(passages, vecs, strict=True):
-                lang = normalize_language(p.language) or doc_lang
+            for n, (p, vec) in enumerate(zip(passages, vecs, strict=True)):
+                lang = stored_language(p.language, doc.language)
+                sv = sentence_vectors[n] if sentence_vectors is not None else None
+                blob = pack(sv) if sv is not None and len(sv) == len(p.sentences) and len(sv) else None
+                hub = float(hubs[n]) if hubs is not None else None
                 cur = c.execute(
                     "INSERT INTO passages(passage_id, document_id, ordinal, text, language, char_start, char_end,"
-                    " page_start, page_end, section, themes, lexical, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " page_start, page_end, section, themes, lexical, vector, sentences, sentence_vectors, hub)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (p.passage_id, doc.document_id, p.ordinal, p.text, lang, p.char_start, p.char_end,
                      p.page_start, p.page_end, p.section, json.dumps(p.themes),
-                     lexical.analyze_passage(p.text, lang), vec.tobytes()),
+                     lexical.analyze_passage(p.text, lang), vec.tobytes(),
+                     json.dumps([list(span) for span in p.sentences]), blob, hub),
                 )  # fmt: skip
                 added.append(int(cur.lastrowid or 0))
             c.execute(
                 "INSERT OR REPLACE INTO files(source, content_hash, mtime, size, indexed_at) VALUES (?,?,?,?,?)",
                 (doc.source, doc.content_hash, mtime, doc.size_bytes, indexed_at),
             )
-            before, after = self._bump_generation()
+            if hubs is not None and len(hubs):
+                low = self._meta("hub_min")
+                self._set_meta("hub_min", repr(min(float(np.min(hubs)), float(low) if low else np.inf)))
+            before, after = self._bump_generation(len(added) + len(removed))
         doc.indexed_at = indexed_at
         doc.passage_count = len(passages)
         return UpsertResult(doc.document_id, added, removed, before, after)
@@ -341,7 +386,7 @@ class Store:
             marks = ",".join("?" * len(doc_ids))
             c.execute(f"DELETE FROM documents WHERE document_id IN ({marks})", doc_ids)
             c.executemany("DELETE FROM files WHERE source = ?", [(r[1],) for r in rows])
-            self._bump_generation()
+            self._bump_generation(len(removed))
         return [(r[0], r[1]) for r in rows], removed
 
     def delete_document(self, document_id: str) -> list[int]:
@@ -379,7 +424,80 @@ class Store:
                     c.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in stale_files])
         return docs, removed
 
+    def put_hub_reference(self, reference: HubReference, ids: np.ndarray, hubs: np.ndarray) -> None:
+        """Replace the hub reference and every passage's hub score with ones computed from it, in one
+        transaction (the generation stays: no document, passage or vector changed)."""
+        import numpy as np
+
+        with self.transaction() as c:
+            c.execute("DELETE FROM hub_reference")
+            c.executemany(
+                "INSERT INTO hub_reference(row, language, vector) VALUES (?, ?, ?)",
+                ((i, lang, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                 for i, (lang, v) in enumerate(zip(reference.languages, reference.matrix, strict=True))),
+            )  # fmt: skip
+            c.executemany(
+                "UPDATE passages SET hub = ? WHERE rowid = ?",
+                zip(hubs.astype(float).tolist(), ids.tolist(), strict=True),
+            )
+            meta = {"k": reference.k, "fallback": reference.fallback, "size": reference.size}
+            self._set_meta("hub_reference", json.dumps(meta))
+            self._set_meta("hub_changes", "0")
+            self._set_meta("hub_min", repr(float(hubs.min())) if len(hubs) else "0.0")
+
+    def hub_reference(self) -> HubReference | None:
+        """The stored hub reference, or None when none was built yet."""
+        import numpy as np
+
+        from search.hubness import HubReference
+
+        raw = self.get_meta("hub_reference")
+        model = self.model()
+        if not raw or model is None:
+            return None
+        meta = json.loads(raw)
+        rows = self._query("SELECT language, vector FROM hub_reference ORDER BY row")
+        matrix = np.empty((len(rows), model[1]), dtype=np.float32)
+        for i, r in enumerate(rows):
+            matrix[i] = np.frombuffer(r[1], dtype=np.float32)
+        return HubReference(
+            matrix, [r[0] for r in rows], int(meta["k"]), float(meta["fallback"]), int(meta["size"])
+        )
+
+    def hub_state(self, *, count_missing: bool = False) -> tuple[int, int, int]:
+        """(collection size when the hub reference was built, passages added or removed since,
+        passages without a hub score - counted only when asked: it reads every passage); size 0
+        when there is no reference yet."""
+        with self._lock:
+            raw = self._meta("hub_reference")
+            size = int(json.loads(raw)["size"]) if raw else 0
+            changes = int(self._meta("hub_changes") or 0)
+        missing = 0
+        if count_missing:
+            missing = int(self._query("SELECT count(*) FROM passages WHERE hub IS NULL")[0][0])
+        return size, changes, missing
+
     # -- reads ----------------------------------------------------------------------------------
+
+    def hub_scores(self, vector_ids: Sequence[int]) -> np.ndarray:
+        """Each given passage's stored hub score. Passages not scored yet (an index from before hub
+        scores were stored, until its next write) count as the lowest score, ids not stored as 0."""
+        import numpy as np
+
+        ids = [int(i) for i in vector_ids]
+        low = self.hub_min()
+        found: dict[int, float] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._query(f"SELECT rowid, hub FROM passages WHERE rowid IN ({marks})", chunk):
+                found[int(r[0])] = low if r[1] is None else float(r[1])
+        return np.fromiter((found.get(i, 0.0) for i in ids), dtype=np.float32, count=len(ids))
+
+    def hub_min(self) -> float:
+        """A lower bound of every stored hub score (kept at write time; deletions only loosen it)."""
+        raw = self.get_meta("hub_min")
+        return float(raw) if raw else 0.0
 
     def has_current(self, source: str, content_hash: str) -> bool:
         """True when ``source`` was indexed with these exact bytes and that document is still stored."""
@@ -422,14 +540,15 @@ class Store:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._query(
-                f"SELECT {_PASSAGE_COLUMNS}, d.title, d.source FROM passages p JOIN documents d"
-                f" ON d.document_id = p.document_id WHERE p.rowid IN ({marks})",
+                f"SELECT {_PASSAGE_COLUMNS}, d.title, d.source, p.sentence_vectors FROM passages p"
+                f" JOIN documents d ON d.document_id = p.document_id WHERE p.rowid IN ({marks})",
                 chunk,
             )
             for r in rows:
                 out[r[0]] = StoredPassage(
-                    vector_id=r[0], passage=_passage_from_row(r), title=r[12], source=r[13]
-                )
+                    vector_id=r[0], passage=_passage_from_row(r), title=r[13], source=r[14],
+                    sentence_vectors=r[15],
+                )  # fmt: skip
         return out
 
     def passages_of(self, document_id: str) -> list[Passage]:

@@ -44,8 +44,15 @@ def test_uses_model_prompts_when_present():
     assert out.dtype == np.float32 and out.shape == (2, 4)
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
     e.embed_passages(["c"])
-    assert fake.calls[0]["prompt_name"] == "query" and fake.calls[1]["prompt_name"] == "passage"
+    assert fake.calls[0]["prompt"] == "query: " and fake.calls[1]["prompt"] == "passage: "
     assert all(c["normalize_embeddings"] for c in fake.calls)
+
+
+def test_uses_the_models_own_prompts_over_the_fallback():
+    e, fake = _with_fake({"query": "q> ", "passage": "p> "})
+    e.embed_queries(["a"])
+    e.embed_passages(["b"])
+    assert fake.calls[0]["prompt"] == "q> " and fake.calls[1]["prompt"] == "p> "
 
 
 def test_falls_back_to_literal_prefixes():
@@ -53,7 +60,12 @@ def test_falls_back_to_literal_prefixes():
     e.embed_queries(["a"])
     e.embed_passages(["b"])
     assert fake.calls[0]["prompt"] == "query: " and fake.calls[1]["prompt"] == "passage: "
-    assert "prompt_name" not in fake.calls[0]
+
+
+def test_other_layouts_give_sentence_vectors_by_embedding_the_sentences():
+    e, fake = _with_fake({})
+    vectors, sentences = e.embed_passages_with_sentences(["ab cd", "ef"], [[(0, 2), (3, 5)], [(0, 2)]])
+    assert vectors.shape == (2, 4) and [s.shape for s in sentences] == [(2, 4), (1, 4)]
 
 
 def test_dimension_and_protocol():
@@ -80,7 +92,23 @@ def test_get_embedder_is_cached_per_model_and_lazy(monkeypatch):
     a = get_embedder(Settings(model="hub/model-a"))
     assert a is get_embedder(Settings(model="hub/model-a"))
     assert a is not get_embedder(Settings(model="hub/model-b"))
+    # everything that changes the vectors is part of the key
+    assert a is not get_embedder(Settings(model="hub/model-a", precision="fp32"))
     assert a._st is None  # nothing loaded until the first encode
+
+
+def test_precision_auto_follows_the_cpu(monkeypatch):
+    import torch
+
+    from search.embedder import resolve_precision
+
+    assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cuda") == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert resolve_precision("auto", "cpu") == "bf16"
 
 
 # --- the real model (skipped until models/multilingual-e5-small is built) --------------------------
@@ -147,3 +175,53 @@ def test_real_model_cross_lingual_search(tmp_path: Path, real_embedder):
                     assert res.results[0].document_id == f"{topic}-{lang}", (mode, query, lang)
             res = index.search(SearchRequest("stormwater flooding", k=5, mode=mode))
             assert {h.document_id.split("-")[0] for h in res.results} == {"stormwater"}, mode
+
+
+# realistic passages: one per language, 80-250 words would be slower; these keep the test short
+FIDELITY_TEXTS = [
+    "Joukkoliikenteen vuorovälejä tihennetään ja uusia raitiotielinjoja rakennetaan keskustaan. "
+    "Pyöräilyn talvikunnossapitoa parannetaan, jotta pääreitit ovat auki koko vuoden.",
+    "Dagvatten leds till gröna svackdiken så att skyfall inte orsakar översvämningar i stadsdelen.",
+    "Kollektivtilbudet styrkes med nye bybanelinjer og hyppigere avganger til sentrum av byen.",
+    "Den kollektive trafik udbygges med nye letbanelinjer og flere afgange til centrum.",
+    "The city will build 2,000 affordable homes near new tram stops by 2030, with fewer parking spaces.",
+]
+
+
+@pytest.fixture(scope="module")
+def fp32_reference():
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(MODEL_DIR), device="cpu")
+    return st.encode(FIDELITY_TEXTS, prompt="passage: ", normalize_embeddings=True, batch_size=32)
+
+
+@pytest.mark.slow
+@real_model
+@pytest.mark.parametrize(("precision", "floor"), [("fp32", 0.99999), ("bf16", 0.999)])
+def test_production_encoder_matches_plain_sentence_transformers(fp32_reference, precision, floor):
+    """The fidelity gate: our own batching (and bf16) against plain sentence-transformers fp32."""
+    e = SentenceTransformerEmbedder(str(MODEL_DIR), precision=precision)
+    got = e.embed_passages(FIDELITY_TEXTS)
+    assert e._direct and e.precision == precision
+    cosines = (got * fp32_reference).sum(axis=1)
+    assert cosines.min() >= floor, cosines
+
+
+@pytest.mark.slow
+@real_model
+def test_sentence_vectors_come_from_the_passages_forward_pass(real_embedder, fp32_reference):
+    text = FIDELITY_TEXTS[0]
+    cut = text.index("Pyöräilyn")
+    spans = [(0, cut - 1), (cut, len(text))]
+    vectors, sentences = real_embedder.embed_passages_with_sentences([text], [spans])
+    assert (vectors[0] @ fp32_reference[0]) >= 0.999  # the passage vector is unchanged
+    assert sentences[0].shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(sentences[0], axis=1), 1.0, rtol=1e-5)
+    tram, winter = real_embedder.embed_queries(["raitiotie", "talvipyöräily"])
+    # each question is closer to its own sentence
+    assert sentences[0][0] @ tram > sentences[0][1] @ tram
+    assert sentences[0][1] @ winter > sentences[0][0] @ winter
+    # a span the model never saw (past the length limit) gets a zero vector, not a guess
+    _, cut_off = real_embedder.embed_passages_with_sentences(["kort text"], [[(0, 4), (500, 600)]])
+    assert not cut_off[0][1].any()

@@ -117,7 +117,7 @@ def test_dense_with_hub_weight_is_exact(index_dir, w):
         retriever = idx._retriever()
         qv = retriever.query_vector("question")
         view = idx._corpus()
-        brute = view.matrix @ qv - w * view.hub_scores(view.ids)
+        brute = view.matrix @ qv - w * idx.store.hub_scores(view.ids)
         expected = [int(view.ids[i]) for i in np.lexsort((view.ids, -brute))][:4]
         assert [v for v, _ in retriever.dense(qv, 4, None, w)] == expected
     finally:

@@ -1,4 +1,4 @@
-"""The Retriever on its own, with fakes for the nearest-neighbour search and the corpus view
+"""The Retriever on its own, with fakes for the nearest-neighbour search and the store's hub scores
 (the ranking on a real index is covered by test_index.py, test_hubness.py and test_results.py)."""
 
 from __future__ import annotations
@@ -9,43 +9,39 @@ from search import SearchRequest
 from search.retrieval import TIE_MARGIN, Retriever
 
 
-class FakeView:
-    def __init__(self, hubs: dict[int, float]) -> None:
-        self.hubs = hubs
+class FakeStore:
+    def __init__(self, passages: int, hubs: dict[int, float] | None = None) -> None:
+        self.passages = passages
+        self.hubs = hubs or {}
+
+    def passage_count(self) -> int:
+        return self.passages
 
     def hub_scores(self, vector_ids) -> np.ndarray:
         return np.array([self.hubs.get(int(v), 0.0) for v in vector_ids], dtype=np.float32)
 
-    def min_hub_score(self) -> float:
-        return min(self.hubs.values())
-
-
-class FakeStore:
-    def __init__(self, passages: int) -> None:
-        self.passages = passages
-
-    def passage_count(self) -> int:
-        return self.passages
+    def hub_min(self) -> float:
+        return min(self.hubs.values(), default=0.0)
 
 
 def _unused(*_args, **_kwargs):
     raise AssertionError("not expected to be called")
 
 
-def _retriever(cosines: dict[int, float], view: FakeView | None, fetches: list[int], store=None) -> Retriever:
+def _retriever(cosines: dict[int, float], fetches: list[int], store=None) -> Retriever:
     def nearest(qv, k, allowed):
         fetches.append(k)
         return sorted(cosines.items(), key=lambda h: (-h[1], h[0]))[:k]
 
     return Retriever(
-        store or FakeStore(len(cosines)), nearest=nearest, corpus=lambda: view, centered_vectors=_unused,
+        store or FakeStore(len(cosines)), nearest=nearest, corpus=_unused, centered_vectors=_unused,
         offsets=lambda: None, embedder=_unused,
     )  # fmt: skip
 
 
 def test_dense_without_hub_weight_is_the_nearest_search():
     fetches: list[int] = []
-    r = _retriever({1: 0.9, 2: 0.8, 3: 0.7}, None, fetches)
+    r = _retriever({1: 0.9, 2: 0.8, 3: 0.7}, fetches)
     assert r.dense(np.zeros(2), 2, None) == [(1, 0.9), (2, 0.8)]
     assert fetches == [2]
 
@@ -55,7 +51,7 @@ def test_dense_with_hub_weight_fetches_until_the_top_k_is_certain():
     cosines = {v: 1.0 - v / 1000 for v in range(300)}
     hubs = {v: (1.0 if v < 100 else 0.0) for v in range(300)}
     fetches: list[int] = []
-    r = _retriever(cosines, FakeView(hubs), fetches)
+    r = _retriever(cosines, fetches, FakeStore(len(cosines), hubs))
     got = r.dense(np.zeros(2), 3, None, hub_weight=0.5)
     brute = sorted(((v, c - 0.5 * hubs[v]) for v, c in cosines.items()), key=lambda h: (-h[1], h[0]))[:3]
     assert [v for v, _ in got] == [v for v, _ in brute] == [100, 101, 102]
@@ -64,7 +60,7 @@ def test_dense_with_hub_weight_fetches_until_the_top_k_is_certain():
 
 def test_rank_on_an_empty_index_embeds_nothing():
     fetches: list[int] = []
-    r = _retriever({}, None, fetches, store=FakeStore(0))
+    r = _retriever({}, fetches, store=FakeStore(0))
     request = SearchRequest("winter cycling", mode="hybrid")
     assert r.rank(request, request.filter(), 50) == ([], 0, None)
     assert fetches == []
