@@ -57,6 +57,14 @@ def _open(index: Path | None, *, with_model: bool = True, create: bool = False):
     return open_index(index_dir, with_model=with_model, create=create)
 
 
+def _reading(index: Path | None, *, with_model: bool = True):
+    """The index for a read-only command: closed at the end without saving, so a search never
+    takes the writer lock (another process may be indexing)."""
+    import contextlib
+
+    return contextlib.closing(_open(index, with_model=with_model))
+
+
 @app.command()
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to index.", show_default=False)],
@@ -114,7 +122,7 @@ def search(
         _fail(f"--mode must be hybrid, dense or lexical, not {mode!r}", 2)
     if group not in ("passage", "document"):
         _fail(f"--group must be passage or document, not {group!r}", 2)
-    with _open(index) as idx:
+    with _reading(index) as idx:
         data = search_json(
             idx,
             query,
@@ -178,7 +186,7 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed documents."""
     from api.service import documents_json
 
-    with _open(index, with_model=False) as idx:
+    with _reading(index, with_model=False) as idx:
         data = documents_json(idx)
     if as_json:
         _print_json(data)
@@ -204,7 +212,7 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, passages per language and theme, index size, model."""
     from api.service import stats_json
 
-    with _open(index, with_model=False) as idx:
+    with _reading(index, with_model=False) as idx:
         data = stats_json(idx)
     if as_json:
         _print_json(data)
@@ -287,7 +295,7 @@ def eval_(
         qs, judged = load_queries(queries), load_qrels(qrels)
     except ValueError as exc:
         _fail(str(exc), 2)
-    with _open(index) as idx:
+    with _reading(index) as idx:
         reports = evaluate(qs, judged, rank_with_index(idx), modes=modes)
     data = to_json(reports)
     if out:
@@ -316,7 +324,7 @@ def similar(
 
     if sum(x is not None for x in (document_id, passage, file)) != 1:
         _fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
-    with _open(index) as idx:
+    with _reading(index) as idx:
         if passage is not None:
             items = idx.similar_passages(passage, k=k)
             if items is None:

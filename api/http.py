@@ -175,17 +175,16 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         ] = "passage",
     ) -> dict[str, Any]:
         try:
-            with holder.lock:
-                return search_json(
-                    holder.get(),
-                    q,
-                    k=k,
-                    offset=offset,
-                    mode=mode,
-                    languages=split_csv(lang),
-                    themes=split_csv(theme),
-                    group=group,
-                )
+            return search_json(
+                holder.get(),
+                q,
+                k=k,
+                offset=offset,
+                mode=mode,
+                languages=split_csv(lang),
+                themes=split_csv(theme),
+                group=group,
+            )
         except ValueError as exc:  # e.g. an unknown language: name it
             raise HTTPException(422, str(exc)) from None
 
@@ -224,8 +223,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
             )
         except ValueError as exc:
             raise HTTPException(422, f"lang: {exc}") from None
-        with holder.lock:
-            return documents_json(holder.get(), filters=filters, limit=limit, offset=offset)
+        return documents_json(holder.get(), filters=filters, limit=limit, offset=offset)
 
     @app.get(
         "/documents/{document_id}",
@@ -236,29 +234,28 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         responses=schemas.problems(401, 403, 404, 503),
     )
     def document(document_id: str) -> dict[str, Any]:
-        with holder.lock:
-            idx = holder.get()
-            doc = document_or_404(idx, document_id)
-            data = document_json(doc)
-            data["passages"] = [
-                {
-                    key: p.get(key)
-                    for key in (
-                        "passage_id",
-                        "ordinal",
-                        "language",
-                        "page_start",
-                        "page_end",
-                        "section",
-                        "char_start",
-                        "char_end",
-                        "themes",
-                        "text",
-                    )
-                }
-                for p in (_as_plain(x) for x in idx.passages(document_id))
-            ]
-            return data
+        idx = holder.get()
+        doc = document_or_404(idx, document_id)
+        data = document_json(doc)
+        data["passages"] = [
+            {
+                key: p.get(key)
+                for key in (
+                    "passage_id",
+                    "ordinal",
+                    "language",
+                    "page_start",
+                    "page_end",
+                    "section",
+                    "char_start",
+                    "char_end",
+                    "themes",
+                    "text",
+                )
+            }
+            for p in (_as_plain(x) for x in idx.passages(document_id))
+        ]
+        return data
 
     @app.get(
         "/documents/{document_id}/similar",
@@ -270,10 +267,9 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     def similar_documents(document_id: str, k: Annotated[int, Query(ge=1, le=200)] = 10) -> dict[str, Any]:
         from api.service import similar_documents_json
 
-        with holder.lock:
-            idx = holder.get()
-            document_or_404(idx, document_id)
-            return similar_documents_json(idx, document_id, k=k)
+        idx = holder.get()
+        document_or_404(idx, document_id)
+        return similar_documents_json(idx, document_id, k=k)
 
     @app.post(
         "/similar",
@@ -285,13 +281,12 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     def similar_text(body: SimilarBody) -> dict[str, Any]:
         from api.service import similar_text_json
 
-        with holder.lock:
-            idx = holder.get()
-            if body.exclude_document:
-                document_or_404(idx, body.exclude_document)
-            return similar_text_json(
-                idx, body.text, k=body.k, exclude_document=body.exclude_document, passages=body.passages
-            )
+        idx = holder.get()
+        if body.exclude_document:
+            document_or_404(idx, body.exclude_document)
+        return similar_text_json(
+            idx, body.text, k=body.k, exclude_document=body.exclude_document, passages=body.passages
+        )
 
     from fastapi.staticfiles import StaticFiles
 

@@ -108,22 +108,21 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     )
     def search_post(body: schemas.SearchBody) -> dict[str, Any]:
         try:
-            with holder.lock:
-                return search_json(
-                    holder.get(),
-                    body.q,
-                    k=body.k,
-                    offset=body.offset,
-                    mode=body.mode,
-                    languages=split_csv(body.lang),
-                    themes=body.theme,
-                    document_ids=body.document_id,
-                    cities=body.city,
-                    countries=body.country,
-                    year_from=body.year_from,
-                    year_to=body.year_to,
-                    group=body.group,
-                )
+            return search_json(
+                holder.get(),
+                body.q,
+                k=body.k,
+                offset=body.offset,
+                mode=body.mode,
+                languages=split_csv(body.lang),
+                themes=body.theme,
+                document_ids=body.document_id,
+                cities=body.city,
+                countries=body.country,
+                year_from=body.year_from,
+                year_to=body.year_to,
+                group=body.group,
+            )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
@@ -155,8 +154,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     def stats() -> dict[str, Any]:
         from api.service import stats_json
 
-        with holder.lock:
-            return stats_json(holder.get())
+        return stats_json(holder.get())
 
     @router.delete(
         "/documents/{document_id}",

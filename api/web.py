@@ -146,15 +146,14 @@ def web_router(holder) -> APIRouter:
         ctx["page_url"] = page_url
         if q.strip():
             try:
-                with holder.lock:
-                    data = search_json(
-                        holder.get(),
-                        q,
-                        k=k,
-                        offset=offset,
-                        languages=[lang] if lang else None,
-                        themes=[theme] if theme else None,
-                    )
+                data = search_json(
+                    holder.get(),
+                    q,
+                    k=k,
+                    offset=offset,
+                    languages=[lang] if lang else None,
+                    themes=[theme] if theme else None,
+                )
                 ctx["groups"] = group_hits(data["results"], q)
                 ctx["has_more"] = data.get("total", 0) > offset + k
             except (ValueError, HTTPException) as exc:
@@ -166,10 +165,9 @@ def web_router(holder) -> APIRouter:
         from api.service import as_dict, document_json, document_or_404
 
         ctx = context(request)
-        with holder.lock:
-            idx = holder.get()
-            ctx["doc"] = document_json(document_or_404(idx, document_id))
-            ctx["passages"] = [as_dict(p) for p in idx.passages(document_id)]
+        idx = holder.get()
+        ctx["doc"] = document_json(document_or_404(idx, document_id))
+        ctx["passages"] = [as_dict(p) for p in idx.passages(document_id)]
         return render("document.html", ctx)
 
     @router.get("/similar/{document_id}", response_class=HTMLResponse)
@@ -177,10 +175,9 @@ def web_router(holder) -> APIRouter:
         from api.service import document_json, document_or_404, similar_documents_json
 
         ctx = context(request)
-        with holder.lock:
-            idx = holder.get()
-            ctx["doc"] = document_json(document_or_404(idx, document_id))
-            ctx["items"] = similar_documents_json(idx, document_id, k=10)["results"]
+        idx = holder.get()
+        ctx["doc"] = document_json(document_or_404(idx, document_id))
+        ctx["items"] = similar_documents_json(idx, document_id, k=10)["results"]
         return render("similar.html", ctx)
 
     return router

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from search.corpus_view import CorpusView
 from search.embedder import QueryCache, embed_with_sentences
 from search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
 from search.filters import DocumentFilter
-from search.locking import WriterLock
+from search.locking import ReadWriteLock, WriterLock
 from search.query import SearchRequest, SearchResponse, SimilarItem
 from search.retrieval import TIE_MARGIN, Retriever
 from search.similar import SimilarCases
@@ -123,7 +122,8 @@ class SearchIndex:
         self._tagger: ThemeTagger | None = None
         self._hnsw_threshold = hnsw_threshold
         self._lock = WriterLock(path / LOCK_FILE, timeout=lock_timeout)
-        self._vec_lock = threading.RLock()
+        # many searches at once, or one change to the in-memory vectors (search.locking)
+        self._vec_lock = ReadWriteLock()
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1  # store generation the in-memory vectors reflect
         self._centering = centering
@@ -329,7 +329,7 @@ class SearchIndex:
         up from the store on next use."""
         import numpy as np
 
-        with self._vec_lock:
+        with self._vec_lock.write():
             vi = self._vectors
             if vi is None or self._vectors_generation != before:
                 return
@@ -372,7 +372,7 @@ class SearchIndex:
             ):  # reads the manifest only
                 return False
             self._lock.acquire()  # before _vec_lock: waiting for another writer must not block our searches
-            with self._vec_lock:
+            with self._vec_lock.write():
                 vectors = self._ensure_vectors(in_search=False)
                 if vectors is None:
                     return False
@@ -489,7 +489,7 @@ class SearchIndex:
         writing) is brought up to date from the store's vectors and, if nobody is writing right
         now, saved again.
         """
-        with self._vec_lock:
+        with self._vec_lock.write():
             model = self.store.model()
             if model is None:
                 return None
@@ -581,10 +581,13 @@ class SearchIndex:
 
     def _nearest(self, qv: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """The k passages of highest cosine with ``qv`` (FAISS), ties by id."""
-        with self._vec_lock:  # FAISS reads are thread-safe, but not concurrent with our own adds
-            vi = self._ensure_vectors()
-            if vi is None:
-                return []
+        vi = self._vectors
+        if vi is None or self._vectors_generation != self.store.generation():
+            vi = self._ensure_vectors()  # catching up takes the write side; the common case does not
+        if vi is None:
+            return []
+        # FAISS searches run side by side, but never beside a change to the index they read
+        with self._vec_lock.read():
             # a few extra so that equal scores (duplicate boilerplate passages) cut at the page edge
             # are ordered by id, not by FAISS's arbitrary pick: pages then never overlap
             scores, ids = vi.search(qv[None, :], k + TIE_MARGIN, allowed)
@@ -657,7 +660,7 @@ class SearchIndex:
 
     def stats(self) -> IndexStats:
         s = self.store.stats()
-        with self._vec_lock:
+        with self._vec_lock.read():
             manifest = _read_manifest(self.path)
             kind = (
                 self._vectors.kind

@@ -167,16 +167,21 @@ def _passage_from_row(row: Sequence[Any]) -> Passage:
 
 
 class Store:
-    """One SQLite database. Thread-safe (one connection guarded by a lock; the API uses threads)."""
+    """One SQLite database, thread-safe without serialising readers: writes go through one
+    connection (one transaction at a time), and every other thread reads through a connection of
+    its own, so under WAL searches run concurrently with each other and with a writer, each
+    statement seeing the last committed state."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        self._lock = threading.RLock()
+        self._conn = self._connect()
+        self._lock = threading.RLock()  # the write connection: one transaction at a time
+        self._tx_owner: int | None = None  # thread inside transaction(): reads its own writes
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not _lock: a long write must not delay a new reader
         c = self._conn
-        c.create_function("casefold", 1, _casefold, deterministic=True)  # used by search.filters
         c.execute("PRAGMA journal_mode=WAL")
-        c.execute("PRAGMA foreign_keys=ON")
         # FULL: a committed document survives power loss, not just a process crash; indexing
         # time is dominated by embedding, so the extra fsync per document is noise.
         c.execute("PRAGMA synchronous=FULL")
@@ -204,24 +209,47 @@ class Store:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.create_function("casefold", 1, _casefold, deterministic=True)  # used by search.filters
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        """The connection this thread reads with: the write connection inside its own transaction,
+        else one of the thread's own."""
+        if self._tx_owner == threading.get_ident():
+            return self._conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (nothing half-written)."""
         with self._lock:
+            outer = self._tx_owner
             self._conn.execute("BEGIN IMMEDIATE")
+            self._tx_owner = threading.get_ident()
             try:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._tx_owner = outer
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return self._reader().execute(sql, params).fetchall()
 
     def _meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def _set_meta(self, key: str, value: str) -> None:
@@ -258,24 +286,25 @@ class Store:
             self._set_meta("analyzer_version", lexical.ANALYZER_VERSION)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
             self._conn.close()
 
     # -- meta -----------------------------------------------------------------------------------
 
     def generation(self) -> int:
-        with self._lock:
-            return int(self._meta("generation") or 0)
+        return int(self._meta("generation") or 0)
 
     def model(self) -> tuple[str, int] | None:
         """(model name, dimension) the stored vectors were made with; None for a fresh index."""
-        with self._lock:
-            name, dim = self._meta("model"), self._meta("dimension")
+        rows = dict(self._query("SELECT key, value FROM meta WHERE key IN ('model', 'dimension')"))
+        name, dim = rows.get("model"), rows.get("dimension")
         return (name, int(dim)) if name is not None and dim is not None else None
 
     def get_meta(self, key: str) -> str | None:
-        with self._lock:
-            return self._meta(key)
+        return self._meta(key)
 
     def put_meta(self, key: str, value: str) -> None:
         """Store a derived value (e.g. language offsets). Does not bump the generation: it changes
@@ -468,10 +497,10 @@ class Store:
         """(collection size when the hub reference was built, passages added or removed since,
         passages without a hub score - counted only when asked: it reads every passage); size 0
         when there is no reference yet."""
-        with self._lock:
-            raw = self._meta("hub_reference")
-            size = int(json.loads(raw)["size"]) if raw else 0
-            changes = int(self._meta("hub_changes") or 0)
+        rows = dict(self._query("SELECT key, value FROM meta WHERE key IN ('hub_reference', 'hub_changes')"))
+        raw = rows.get("hub_reference")
+        size = int(json.loads(raw)["size"]) if raw else 0
+        changes = int(rows.get("hub_changes") or 0)
         missing = 0
         if count_missing:
             missing = int(self._query("SELECT count(*) FROM passages WHERE hub IS NULL")[0][0])

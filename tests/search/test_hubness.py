@@ -122,3 +122,69 @@ def test_dense_with_hub_weight_is_exact(index_dir, w):
         assert [v for v, _ in retriever.dense(qv, 4, None, w)] == expected
     finally:
         idx.close()
+
+
+def _exact_hubs(idx: SearchIndex) -> dict[int, float]:
+    view = idx._corpus()
+    return dict(zip(view.ids.tolist(), hub_scores(view.matrix, view.languages).tolist(), strict=True))
+
+
+def test_hub_scores_are_stored_at_write_time_and_exact_after_save(index_dir):
+    rng = np.random.default_rng(3)
+    texts = [f"t{i}" for i in range(90)]
+    table = {t: rng.normal(size=4).tolist() for t in texts}
+    idx = SearchIndex.open(index_dir, TableEmbedder(table), centering=False)
+    try:
+        for n, lang in enumerate(("en", "fi", "sv")):
+            idx.add(make_file(lang, texts[n::3], language=lang))
+            # every passage has a score as soon as its document is written (no NULL left behind)
+            assert idx.store.hub_state(count_missing=True)[2] == 0
+        idx.save()
+        exact = _exact_hubs(idx)
+        stored = idx.store.hub_scores(list(exact))
+        np.testing.assert_allclose(stored, list(exact.values()), rtol=1e-6)
+        assert idx.store.hub_min() == pytest.approx(min(exact.values()))
+    finally:
+        idx.close()
+
+
+def test_a_small_addition_is_scored_against_the_stored_reference_and_a_large_one_rebuilds_it(index_dir):
+    rng = np.random.default_rng(5)
+    table = {f"t{i}": rng.normal(size=4).tolist() for i in range(400)}
+    idx = SearchIndex.open(index_dir, TableEmbedder(table), centering=False)
+    try:
+        for n, lang in enumerate(("en", "fi", "sv")):
+            idx.add(make_file(lang, [f"t{i}" for i in range(n, 300, 3)], language=lang))
+        idx.save()
+        reference = idx.store.hub_reference()
+        assert reference is not None and reference.size == 300
+        # 10 passages (3%) later: the reference stays, the new passages are scored against it
+        idx.add(make_file("da", [f"t{i}" for i in range(300, 310)], language="da"))
+        idx.save()
+        assert idx.store.hub_reference().size == 300
+        new_ids = idx.store.vector_ids_of("da")
+        view = idx._corpus()
+        rows = np.searchsorted(view.ids, new_ids)
+        expected = reference.scores(view.matrix[rows], ["da"] * len(rows))
+        np.testing.assert_allclose(idx.store.hub_scores(new_ids), expected, rtol=1e-6)
+        # 90 more (over 10% since the reference was built): save() rebuilds it, scores are exact again
+        idx.add(make_file("nb", [f"t{i}" for i in range(310, 400)], language="nb"))
+        idx.save()
+        assert idx.store.hub_reference().size == 400
+        exact = _exact_hubs(idx)
+        np.testing.assert_allclose(idx.store.hub_scores(list(exact)), list(exact.values()), rtol=1e-6)
+    finally:
+        idx.close()
+
+
+def test_a_fresh_process_searches_without_reading_every_vector(hub_index, monkeypatch):
+    """A search needs only its candidates' stored hub scores and the saved FAISS file: building the
+    corpus view (every vector of the index) would make each process pay for the whole collection."""
+    hub_index.save()
+    fresh = SearchIndex.open(hub_index.path, hub_index.embedder, centering=False)
+    try:
+        monkeypatch.setattr(SearchIndex, "_corpus", lambda self: pytest.fail("corpus view built in a search"))
+        reduced = _dense_order(fresh, "question", 0.3)
+        assert reduced.index("sv-00001") < reduced.index("sv-00000")  # the hub is still demoted
+    finally:
+        fresh.close()

@@ -237,3 +237,58 @@ def test_metadata_filters_fold_non_ascii_case(store, embedder):
     assert len(store.allowed_ids(PassageFilter(cities=["älvstad"]))) == 1
     # a year stored as a string filters like a number
     assert store.count_documents(DocumentFilter(year_from=2020, year_to=2020)) == 1
+
+
+def test_reads_from_other_threads_do_not_wait_for_an_open_write(store, embedder):
+    """Readers have connections of their own: a write transaction in progress neither blocks them
+    nor shows them its uncommitted rows, and the writer itself reads its own writes."""
+    import threading
+
+    _upsert(store, embedder, make_file("d1", ["first document text"]))
+    seen: list[int] = []
+    with store.transaction() as c:
+        c.execute("DELETE FROM documents WHERE document_id = 'd1'")
+        assert store.count_documents() == 0  # the writer's own view
+        reader = threading.Thread(target=lambda: seen.append(store.count_documents()))
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "a read waited for the write transaction"
+        c.execute("ROLLBACK")
+        c.execute("BEGIN IMMEDIATE")  # transaction() commits on exit: give it something to commit
+    assert seen == [1]  # the last committed state, not the uncommitted delete
+    assert store.count_documents() == 1
+
+
+def test_schema_1_index_is_migrated_and_keeps_its_documents(tmp_path: Path, embedder):
+    s = Store(tmp_path / "old.sqlite")
+    s.set_model(embedder.name, embedder.dimension)
+    _upsert(s, embedder, make_file("d1", ["tram lines and bus lanes"]))
+    with s.transaction() as c:  # turn it back into a version-1 database
+        c.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        for column in ("sentences", "sentence_vectors", "hub"):
+            c.execute(f"ALTER TABLE passages DROP COLUMN {column}")
+    s.close()
+    s = Store(tmp_path / "old.sqlite")
+    try:
+        assert s.get_meta("schema_version") == "2" and s.count_documents() == 1
+        passage = s.passages_of("d1")[0]
+        assert passage.sentences == [] and passage.text == "tram lines and bus lanes"
+        assert s.hub_state(count_missing=True)[2] == 1  # scored at the next write (search.index)
+    finally:
+        s.close()
+
+
+def test_sentence_vectors_and_hub_scores_are_stored_with_the_passage(store, embedder):
+    from search.quantize import unpack
+
+    f = make_file("d1", ["Trams run often. Buses fill the gaps."])
+    f.passages[0].sentences = [(0, 16), (17, 37)]
+    sentences = [embedder.embed_passages(["Trams run often.", "Buses fill the gaps."])]
+    result = store.upsert_document(f, vectors_for(embedder, f), sentence_vectors=sentences, hubs=np.array([0.25]))
+    vid = result.added_ids[0]
+    stored = store.get_passages([vid])[vid]
+    assert stored.passage.sentences == [(0, 16), (17, 37)]
+    got = unpack(stored.sentence_vectors, embedder.dimension)
+    assert got.shape == (2, embedder.dimension)
+    assert np.min(np.sum(got * sentences[0], axis=1)) > 0.99
+    assert store.hub_scores([vid, 999]).tolist() == [0.25, 0.0] and store.hub_min() == 0.25
