@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from search.duplicates import DuplicateFinder
 from search.quantize import unpack
 from search.query import SearchHit, SearchRequest
 from search.snippets import (
-    DuplicateFinder,
     build_snippet,
     choose_best,
     matched_spans,
@@ -50,12 +50,12 @@ def assemble(
             hit = _hit(sp, score)
             sentences[hit.passage_id] = (sp.passage.sentences, sp.sentence_vectors)
             if request.collapse_duplicates:
-                original = seen.find(sp.passage.text)
+                original = seen.find(sp.passage.text, sp.signature)
                 if isinstance(original, SearchHit):
                     if original.document_id != hit.document_id:
                         original.duplicates.append(hit.passage_id)
                     continue
-                seen.add(sp.passage.text, hit)
+                seen.add(sp.passage.text, hit, sp.signature)
             if not by_doc:
                 leaders.append(hit)
                 if len(leaders) > need:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from search.duplicates import normalized_text_key
 from search.embedder import normalize_rows
 from search.query import SimilarItem
 from search.retrieval import TIE_MARGIN, DenseSearch
-from search.snippets import normalized_text_key
 
 if TYPE_CHECKING:
     import numpy as np

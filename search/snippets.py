@@ -1,5 +1,5 @@
-"""Result presentation: the best sentence of a passage, a snippet around it, highlighted terms,
-and near-duplicate detection.
+"""Result presentation: the best sentence of a passage, a snippet around it, highlighted terms
+(near-duplicates: search.duplicates).
 
 The best sentence is chosen by meaning (cosine between the query and each sentence embedded as a
 passage), so it works when the query and the passage are in different languages; matched terms
@@ -18,8 +18,6 @@ from search import lexical
 
 SNIPPET_CHARS = 360  # target snippet length: the best sentence plus context on both sides
 MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut for the embedder
-SHINGLE_WORDS = 3
-DUPLICATE_JACCARD = 0.8  # word-trigram overlap from which two passages are the same text
 TERM_BONUS = 0.02  # per matched query term: breaks near-ties in favour of the sentence with the words
 _WORD_RE = re.compile(r"[^\W_]+")
 _SPLIT_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"'“(\[]?[A-ZÅÄÖÆØ0-9])|\n\s*\n")
@@ -142,61 +140,3 @@ def _squash(text: str) -> tuple[str, list[int]]:
         out.pop()
     n = len(out)
     return "".join(out), [min(m, n) for m in mapping]
-
-
-def normalized_text_key(text: str) -> str:
-    """Text reduced to its lowercased words: equal keys = the same passage text, however laid out."""
-    return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).lower()))
-
-
-def shingles(key: str, n: int = SHINGLE_WORDS) -> frozenset[str]:
-    """Word n-grams of a normalised text (the whole text when shorter than n words)."""
-    words = key.split()
-    if len(words) <= n:
-        return frozenset([key]) if key else frozenset()
-    return frozenset(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
-
-
-class DuplicateFinder:
-    """Remembers kept passages; tells whether a new one repeats one of them.
-
-    The same text = equal normalised words, or word-trigram Jaccard >= ``min_jaccard`` (the same
-    paragraph with a page number or a date changed). Text, not vectors: two budget lines that
-    differ only in their figures are close in embedding space but are not the same passage.
-    """
-
-    def __init__(self, min_jaccard: float = DUPLICATE_JACCARD) -> None:
-        self.min_jaccard = min_jaccard
-        self._by_key: dict[str, object] = {}
-        self._postings: dict[str, list[int]] = {}
-        self._sizes: list[int] = []
-        self._items: list[object] = []
-
-    def find(self, text: str) -> object | None:
-        key = normalized_text_key(text)
-        if not key:
-            return None
-        same = self._by_key.get(key)
-        if same is not None:
-            return same
-        grams = shingles(key)
-        counts: dict[int, int] = {}
-        for g in grams:
-            for j in self._postings.get(g, ()):
-                counts[j] = counts.get(j, 0) + 1
-        for j, shared in counts.items():
-            if shared / (len(grams) + self._sizes[j] - shared) >= self.min_jaccard:
-                return self._items[j]
-        return None
-
-    def add(self, text: str, item: object) -> None:
-        key = normalized_text_key(text)
-        if not key:
-            return
-        self._by_key.setdefault(key, item)
-        grams = shingles(key)
-        j = len(self._items)
-        self._items.append(item)
-        self._sizes.append(len(grams))
-        for g in grams:
-            self._postings.setdefault(g, []).append(j)

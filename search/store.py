@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.records import Document, IngestedFile, Passage, normalize_language
 from search import lexical
+from search.duplicates import signature
 from search.errors import IndexMismatchError
 from search.filters import DocumentFilter, PassageFilter
 
@@ -37,6 +38,7 @@ _MIGRATIONS = {
         "ALTER TABLE passages ADD COLUMN sentences TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE passages ADD COLUMN sentence_vectors BLOB",
         "ALTER TABLE passages ADD COLUMN hub REAL",
+        "ALTER TABLE passages ADD COLUMN signature BLOB",
     ],
 }
 
@@ -77,7 +79,8 @@ CREATE TABLE IF NOT EXISTS passages (
     vector BLOB NOT NULL,
     sentences TEXT NOT NULL DEFAULT '[]',  -- [[start, end], ...] relative to text
     sentence_vectors BLOB,  -- search.quantize: one int8 row per sentence (late-chunked)
-    hub REAL  -- search.hubness score, kept current at write time; NULL until computed
+    hub REAL,  -- search.hubness score, kept current at write time; NULL until computed
+    signature BLOB  -- search.duplicates: near-duplicate signature of the text
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_language ON passages(language);
@@ -126,6 +129,7 @@ class StoredPassage:
     title: str
     source: str
     sentence_vectors: bytes | None = None  # search.quantize blob, one row per passage.sentences
+    signature: bytes | None = None  # search.duplicates signature (None: stored by an older version)
 
 
 @dataclass(slots=True)
@@ -374,12 +378,12 @@ class Store:
                 hub = float(hubs[n]) if hubs is not None else None
                 cur = c.execute(
                     "INSERT INTO passages(passage_id, document_id, ordinal, text, language, char_start, char_end,"
-                    " page_start, page_end, section, themes, lexical, vector, sentences, sentence_vectors, hub)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " page_start, page_end, section, themes, lexical, vector, sentences, sentence_vectors, hub,"
+                    " signature) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (p.passage_id, doc.document_id, p.ordinal, p.text, lang, p.char_start, p.char_end,
                      p.page_start, p.page_end, p.section, json.dumps(p.themes),
                      lexical.analyze_passage(p.text, lang), vec.tobytes(),
-                     json.dumps([list(span) for span in p.sentences]), blob, hub),
+                     json.dumps([list(span) for span in p.sentences]), blob, hub, signature(p.text)),
                 )  # fmt: skip
                 added.append(int(cur.lastrowid or 0))
             c.execute(
@@ -569,14 +573,14 @@ class Store:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._query(
-                f"SELECT {_PASSAGE_COLUMNS}, d.title, d.source, p.sentence_vectors FROM passages p"
+                f"SELECT {_PASSAGE_COLUMNS}, d.title, d.source, p.sentence_vectors, p.signature FROM passages p"
                 f" JOIN documents d ON d.document_id = p.document_id WHERE p.rowid IN ({marks})",
                 chunk,
             )
             for r in rows:
                 out[r[0]] = StoredPassage(
                     vector_id=r[0], passage=_passage_from_row(r), title=r[13], source=r[14],
-                    sentence_vectors=r[15],
+                    sentence_vectors=r[15], signature=r[16],
                 )  # fmt: skip
         return out
 

@@ -265,7 +265,7 @@ def test_schema_1_index_is_migrated_and_keeps_its_documents(tmp_path: Path, embe
     _upsert(s, embedder, make_file("d1", ["tram lines and bus lanes"]))
     with s.transaction() as c:  # turn it back into a version-1 database
         c.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-        for column in ("sentences", "sentence_vectors", "hub"):
+        for column in ("sentences", "sentence_vectors", "hub", "signature"):
             c.execute(f"ALTER TABLE passages DROP COLUMN {column}")
     s.close()
     s = Store(tmp_path / "old.sqlite")
@@ -284,7 +284,9 @@ def test_sentence_vectors_and_hub_scores_are_stored_with_the_passage(store, embe
     f = make_file("d1", ["Trams run often. Buses fill the gaps."])
     f.passages[0].sentences = [(0, 16), (17, 37)]
     sentences = [embedder.embed_passages(["Trams run often.", "Buses fill the gaps."])]
-    result = store.upsert_document(f, vectors_for(embedder, f), sentence_vectors=sentences, hubs=np.array([0.25]))
+    result = store.upsert_document(
+        f, vectors_for(embedder, f), sentence_vectors=sentences, hubs=np.array([0.25])
+    )
     vid = result.added_ids[0]
     stored = store.get_passages([vid])[vid]
     assert stored.passage.sentences == [(0, 16), (17, 37)]
