@@ -95,14 +95,20 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._st is None:
+                from search.bert import BertEncoder, local_layout
+
+                self.precision = resolve_precision(self.precision, self.device)  # type: ignore[assignment]
+                layout = local_layout(self.model) if self.device == "cpu" else None
+                if layout is not None:  # our own forward pass: no transformers import (search.bert)
+                    self._st, self._direct = BertEncoder(layout), True
+                    return self._st
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
                 # A weight-loading progress bar on every CLI call is noise in a terminal and in logs.
                 hf_logging.disable_progress_bar()
                 st = SentenceTransformer(self.model, device=self.device)
-                self.precision = resolve_precision(self.precision, self.device)  # type: ignore[assignment]
-                self._direct = _mean_pooled(st)
+                self._direct = _mean_pooled(st) and self.device == "cpu"
                 self._st = st
             return self._st
 
@@ -148,17 +154,11 @@ class SentenceTransformerEmbedder:
         import torch
 
         prompt = self._prompt(st, kind)
-        tokenizer = st.tokenizer
-        limit = int(getattr(st, "max_seq_length", 512) or 512)
-        enc = tokenizer(
-            [prompt + t for t in texts], truncation=True, max_length=limit,
-            return_offsets_mapping=spans is not None, return_attention_mask=False,
-        )  # fmt: skip
-        ids = enc["input_ids"]
+        # bf16 pays on batches of passages; one short query runs faster in fp32 (bench_search)
+        bf16 = self.precision == "bf16" and (len(texts) > 1 or kind == "passage")
+        ids, offsets, run, pad, hidden_size = _tokenized(st, [prompt + t for t in texts], spans is not None)
         order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))  # longest first, like encode
-        model = st[0].auto_model
-        pad = tokenizer.pad_token_id or 0
-        out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        out = np.zeros((len(texts), hidden_size), dtype=np.float32)
         sentences: list[np.ndarray] = [np.zeros((0, out.shape[1]), np.float32)] * len(texts)
         for b in range(0, len(order), self.batch_size):
             batch = order[b : b + self.batch_size]
@@ -168,11 +168,8 @@ class SentenceTransformerEmbedder:
             for row, i in enumerate(batch):
                 input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
                 mask[row, : len(ids[i])] = 1
-            with (
-                torch.inference_mode(),
-                torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"),
-            ):
-                hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                hidden = run(input_ids, mask).float()
             m = mask.unsqueeze(-1).float()
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
             out[batch] = pooled.numpy()
@@ -180,8 +177,8 @@ class SentenceTransformerEmbedder:
                 continue
             shift = len(prompt)
             for row, i in enumerate(batch):
-                starts = np.asarray([a for a, _ in enc["offset_mapping"][i]], dtype=np.int64) - shift
-                ends = np.asarray([e for _, e in enc["offset_mapping"][i]], dtype=np.int64) - shift
+                starts = np.asarray([a for a, _ in offsets[i]], dtype=np.int64) - shift
+                ends = np.asarray([e for _, e in offsets[i]], dtype=np.int64) - shift
                 real = ends > starts  # special tokens have empty offsets
                 member = np.zeros((len(spans[i]), len(starts)), dtype=np.float32)
                 for j, (s, e) in enumerate(spans[i]):
@@ -209,6 +206,32 @@ class SentenceTransformerEmbedder:
                 self._encode([t[s:e] for s, e in sp], "passage") for t, sp in zip(texts, spans, strict=True)
             ]
         return self._forward(st, texts, "passage", spans)
+
+
+def _tokenized(st: Any, texts: list[str], with_offsets: bool) -> tuple[list, list, Callable, int, int]:
+    """(token ids per text, char offsets per token or [], forward(ids, mask) -> hidden states,
+    pad id, hidden size) for our own encoder or a sentence-transformers model."""
+    from search.bert import BertEncoder
+
+    if isinstance(st, BertEncoder):
+        encodings = st.encode(texts)
+        return [e.ids for e in encodings], [e.offsets for e in encodings], st.forward, st.pad_id, st.hidden
+    tokenizer = st.tokenizer
+    limit = int(getattr(st, "max_seq_length", 512) or 512)
+    enc = tokenizer(
+        texts,
+        truncation=True,
+        max_length=limit,
+        return_offsets_mapping=with_offsets,
+        return_attention_mask=False,
+    )
+    model = st[0].auto_model
+
+    def run(input_ids: Any, mask: Any) -> Any:
+        return model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+
+    offsets = enc["offset_mapping"] if with_offsets else []
+    return enc["input_ids"], offsets, run, tokenizer.pad_token_id or 0, model.config.hidden_size
 
 
 def _mean_pooled(st: Any) -> bool:

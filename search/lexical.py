@@ -7,6 +7,7 @@ guessing the language of a three-word query.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -66,18 +67,19 @@ def finnish_fold(stem: str) -> str:
     return s
 
 
-def word_terms(word: str, language: str) -> list[str]:
-    """Index/query terms for one lowercased surface word in one language ([] for a stopword)."""
+@functools.lru_cache(maxsize=262_144)  # words repeat: snippets and indexing stem each word once
+def word_terms(word: str, language: str) -> tuple[str, ...]:
+    """Index/query terms for one lowercased surface word in one language (() for a stopword)."""
     if word in STOPWORDS[language]:
-        return []
+        return ()
     if word.isdigit():
-        return [word]
+        return (word,)
     stem = _stemmer(language).stemWord(word)
     if language == "fi":
         folded = finnish_fold(stem)
         if folded != stem:
-            return [stem, folded]
-    return [stem]
+            return (stem, folded)
+    return (stem,)
 
 
 def analyze(text: str, language: str | None) -> list[str]:

@@ -20,6 +20,7 @@ SNIPPET_CHARS = 360  # target snippet length: the best sentence plus context on 
 MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut for the embedder
 TERM_BONUS = 0.02  # per matched query term: breaks near-ties in favour of the sentence with the words
 _WORD_RE = re.compile(r"[^\W_]+")
+_SPACE_RUN = re.compile(r"\s+")
 _SPLIT_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"'“(\[]?[A-ZÅÄÖÆØ0-9])|\n\s*\n")
 
 
@@ -125,18 +126,26 @@ def _squash(text: str) -> tuple[str, list[int]]:
     offset of old offset i (len(text)+1 entries)."""
     out: list[str] = []
     mapping: list[int] = []
-    prev_space = True  # trims leading whitespace
-    for ch in text:
-        mapping.append(len(out))
-        if ch.isspace():
-            if not prev_space:
-                out.append(" ")
-            prev_space = True
-        else:
-            out.append(ch)
-            prev_space = False
-    mapping.append(len(out))
-    while out and out[-1] == " ":
-        out.pop()
-    n = len(out)
-    return "".join(out), [min(m, n) for m in mapping]
+    n = 0  # length of the output so far
+    pos = 0
+    # run by run, not character by character: this is on every hit's path
+    for m in _SPACE_RUN.finditer(text):
+        word = text[pos : m.start()]
+        mapping.extend(range(n, n + len(word)))
+        out.append(word)
+        n += len(word)
+        gap = m.end() - m.start()
+        if n and m.end() < len(text):  # an inner run becomes one space (after it: the next word)
+            mapping.append(n)
+            mapping.extend([n + 1] * (gap - 1))
+            out.append(" ")
+            n += 1
+        else:  # leading or trailing whitespace is dropped
+            mapping.extend([n] * gap)
+        pos = m.end()
+    word = text[pos:]
+    mapping.extend(range(n, n + len(word)))
+    out.append(word)
+    n += len(word)
+    mapping.append(n)
+    return "".join(out), mapping

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from search.hubness import HubReference
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Columns added since version 1 (ALTER TABLE on open): an index built by an older nordsearch keeps
 # working; its passages simply have no sentence vectors (snippets then pick by matched terms) and
 # their hub scores are computed at the next write.
@@ -38,8 +38,8 @@ _MIGRATIONS = {
         "ALTER TABLE passages ADD COLUMN sentences TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE passages ADD COLUMN sentence_vectors BLOB",
         "ALTER TABLE passages ADD COLUMN hub REAL",
-        "ALTER TABLE passages ADD COLUMN signature BLOB",
     ],
+    3: ["ALTER TABLE passages ADD COLUMN signature BLOB"],
 }
 
 _SCHEMA = """

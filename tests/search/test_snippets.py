@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from search.duplicates import DuplicateFinder, normalized_text_key, signature
 from search.snippets import (
     build_snippet,
@@ -89,3 +92,30 @@ def test_minhash_estimates_the_trigram_jaccard():
         sa, sb = (np.frombuffer(signature(t), dtype=np.uint32, offset=_KEY_BYTES) for t in (a, b))
         errors.append(float(np.mean(sa == sb)) - exact)
     assert abs(float(np.mean(errors))) < 0.03 and float(np.std(errors)) < 0.08  # unbiased, ~1/sqrt(64)
+
+
+def _squash_reference(text: str) -> tuple[str, list[int]]:
+    """The plain character loop _squash must agree with."""
+    out: list[str] = []
+    mapping: list[int] = []
+    prev_space = True
+    for ch in text:
+        mapping.append(len(out))
+        if ch.isspace():
+            if not prev_space:
+                out.append(" ")
+            prev_space = True
+        else:
+            out.append(ch)
+            prev_space = False
+    mapping.append(len(out))
+    while out and out[-1] == " ":
+        out.pop()
+    return "".join(out), [min(m, len(out)) for m in mapping]
+
+
+@given(st.text(alphabet="ab \n\t\u00a0", max_size=40))
+def test_squash_collapses_whitespace_and_maps_every_offset(text):
+    from search.snippets import _squash
+
+    assert _squash(text) == _squash_reference(text)

@@ -270,7 +270,7 @@ def test_schema_1_index_is_migrated_and_keeps_its_documents(tmp_path: Path, embe
     s.close()
     s = Store(tmp_path / "old.sqlite")
     try:
-        assert s.get_meta("schema_version") == "2" and s.count_documents() == 1
+        assert s.get_meta("schema_version") == "3" and s.count_documents() == 1
         passage = s.passages_of("d1")[0]
         assert passage.sentences == [] and passage.text == "tram lines and bus lanes"
         assert s.hub_state(count_missing=True)[2] == 1  # scored at the next write (search.index)
