@@ -28,7 +28,7 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 
 
 class IndexHolder:
-    """The open index and the lock that serialises access to it (see api.jobs for how writes share it)."""
+    """The open index and the lock that keeps its writers apart (reads take none: see api.jobs)."""
 
     def __init__(self, index_dir: Path, settings: Settings) -> None:
         self.index_dir = index_dir

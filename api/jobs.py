@@ -7,21 +7,24 @@ last ``MAX_JOBS``).
 
 Consistency for readers — the design chosen:
 
-* The service has ONE ``SearchIndex``. Every read (search, listing, a document, stats, the web
-  page) holds ``IndexHolder.lock`` for its whole duration.
-* The worker takes that same lock per document: a document's store transaction and the update
-  of the in-memory vectors happen under it (``LockedIndex.add``), and so do prune and ``save()``.
-  A search therefore sees the index either before or after a whole document, never half of one,
-  and every step of one search (filters, dense and lexical ranking, reading passages) sees the
-  same state.
-* The expensive part of a write, embedding the passages, runs *outside* the lock: the worker
+* The service has ONE ``SearchIndex``. Reads (search, listing, a document, stats, the web page)
+  take no service-wide lock: each thread reads the store through its own SQLite connection (WAL:
+  every statement sees the last committed state) and FAISS under the read side of the index's
+  read-write lock, so searches run side by side and beside the worker.
+* A document is one store transaction, and its vectors enter FAISS in one step under the write
+  side of that lock after the commit: a search sees a whole document or none of it (between the
+  two steps, its passages can be found lexically but not yet densely). A passage deleted after
+  a search ranked it is simply left out of that search's page.
+* ``IndexHolder.lock`` now only keeps writers apart: the worker takes it per document
+  (``LockedIndex.add``), for prune and for ``save()``, and ``DELETE /documents/{id}`` takes it too.
+* The expensive part of a write, embedding the passages, runs *outside* that lock: the worker
   embeds first (``PrefetchEmbedder.prefetch``, in small batches) and ``SearchIndex.add`` then
   finds the vectors ready. The model itself is used by one thread at a time (a fast tokenizer is
   not safe for concurrent calls), so a query waits at most for one small batch of passages.
 * The index's inter-process writer lock is taken at a job's first write and released by the
   ``save()`` at its end (``index_paths`` always saves), so the CLI can index between jobs.
-  ``DELETE /documents/{id}`` runs in its request under the holder's lock and saves straight away
-  unless a job is running (whose final save then persists the deletion).
+  ``DELETE /documents/{id}`` saves straight away unless a job is running (whose final save then
+  persists the deletion).
 """
 
 from __future__ import annotations

@@ -139,3 +139,41 @@ def test_usage_errors_exit_2_and_missing_index_is_one_line(tmp_path: Path):
     assert "no index at" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("index")
     assert proc.returncode == 2
+
+
+def test_search_answers_while_another_process_indexes(
+    corpus_index: Path, shared_corpus: Path, tmp_path: Path
+):
+    """A search is a read: it must neither wait for nor fail on the writer lock that another
+    process indexing the same index holds (it used to save on exit and end with "another process
+    is writing to the index")."""
+    import sqlite3
+
+    from conftest import copy_index
+
+    index = tmp_path / "index"
+    copy_index(corpus_index, index)
+
+    def generation() -> int:
+        with sqlite3.connect(f"file:{index / 'store.sqlite'}?mode=ro", uri=True) as c:
+            return int(c.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    before = generation()
+    writer = subprocess.Popen(
+        [*nordsearch_cli(), "index", str(shared_corpus), "--index", str(index)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while generation() == before:  # wait until the writer has committed a document
+            assert writer.poll() is None, "the indexer ended before committing anything"
+            assert time.monotonic() < deadline, "the indexer committed nothing in 10 minutes"
+            time.sleep(0.5)
+        proc = run("search", "talvipyöräily", "-k", "5", "--json", "--index", str(index))
+        still_writing = writer.poll() is None
+    finally:
+        writer.kill()
+        writer.wait()
+    assert still_writing, "the indexer finished first: the test proved nothing"
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"]

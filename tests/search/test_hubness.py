@@ -148,7 +148,13 @@ def test_hub_scores_are_stored_at_write_time_and_exact_after_save(index_dir):
         idx.close()
 
 
-def test_a_small_addition_is_scored_against_the_stored_reference_and_a_large_one_rebuilds_it(index_dir):
+def test_a_small_addition_is_scored_against_the_stored_reference_and_a_large_one_rebuilds_it(
+    index_dir, monkeypatch
+):
+    import search.index
+
+    # past this many passages the reference counts as a sample and save() keeps it for small changes
+    monkeypatch.setattr(search.index, "MAX_REFERENCE", 100)
     rng = np.random.default_rng(5)
     table = {f"t{i}": rng.normal(size=4).tolist() for i in range(400)}
     idx = SearchIndex.open(index_dir, TableEmbedder(table), centering=False)
@@ -188,3 +194,19 @@ def test_a_fresh_process_searches_without_reading_every_vector(hub_index, monkey
         assert reduced.index("sv-00001") < reduced.index("sv-00000")  # the hub is still demoted
     finally:
         fresh.close()
+
+
+def test_while_the_reference_is_the_whole_collection_any_write_is_rescored_at_save(index_dir):
+    rng = np.random.default_rng(9)
+    table = {f"t{i}": rng.normal(size=4).tolist() for i in range(120)}
+    idx = SearchIndex.open(index_dir, TableEmbedder(table), centering=False)
+    try:
+        idx.add(make_file("en", [f"t{i}" for i in range(100)], language="en"))
+        idx.save()
+        idx.add(make_file("fi", [f"t{i}" for i in range(100, 103)], language="fi"))  # 3%
+        idx.save()
+        assert idx.store.hub_state() == (103, 0, 0)
+        exact = _exact_hubs(idx)
+        np.testing.assert_allclose(idx.store.hub_scores(list(exact)), list(exact.values()), rtol=1e-6)
+    finally:
+        idx.close()
