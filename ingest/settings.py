@@ -40,7 +40,7 @@ class Settings(BaseSettings):
 
     # Ingestion limits and parallelism.
     max_file_bytes: int = 200 * 1024 * 1024
-    workers: int = 0  # 0 = number of cores
+    workers: int = 0  # extraction processes; 0 = cores - 1, at least 1 (1 = in the indexing process)
     ocr: bool = True  # use Tesseract for scanned PDFs when it is installed
 
     # HTTP service.

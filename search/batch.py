@@ -224,8 +224,12 @@ def _extract_all(
     """Yield (path, result) as extractions finish, keeping at most a few files in flight."""
     if not paths:
         return
-    n = workers or os.cpu_count() or 1
-    if n <= 1 or len(paths) == 1:
+    # default: processes for one core fewer than the machine has, leaving the encoder's threads a
+    # core of their own. Extraction is far faster than encoding (~60 PDF pages/s), so one process
+    # keeps up; two of them on 2 cores slowed the whole run by taking cores from the encoder.
+    # workers=1 extracts in this process (no overlap with encoding; tests use it).
+    n = workers or max(1, (os.cpu_count() or 1) - 1)
+    if workers == 1 or len(paths) == 1:
         for path in paths:
             yield path, ingest(source_key(path))
         return
