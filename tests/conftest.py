@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,16 @@ def e5_model_dir() -> Path:
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def copy_index(src: Path, dst: Path) -> None:
+    """A private copy of an index (SQLite's backup API: consistent even with a WAL in use)."""
+    dst.mkdir(parents=True)
+    with sqlite3.connect(src / "store.sqlite") as a, sqlite3.connect(dst / "store.sqlite") as b:
+        a.backup(b)
+    for name in ("vectors.faiss", "manifest.json"):
+        if (src / name).exists():
+            shutil.copy2(src / name, dst / name)
 
 
 def nordsearch_cli() -> list[str]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from conftest import nordsearch_cli
+from conftest import copy_index, nordsearch_cli
 
 
 def free_port() -> int:
@@ -26,18 +25,31 @@ def free_port() -> int:
 def start_server(index_dir: Path, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
-    proc = subprocess.Popen(
-        [*nordsearch_cli(), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # the server's log goes to a file, never to a pipe nobody reads: a session-long server writes an
+    # access-log line per request, and once the pipe's 64 KiB fill up every request blocks on it
+    log_path = Path(tempfile.mkdtemp(prefix="nordsearch-server-")) / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                *nordsearch_cli(),
+                "serve",
+                "--index",
+                str(index_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"server exited: {log_path.read_text(errors='replace')}")
         try:
             if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
                 return proc, base
@@ -79,16 +91,6 @@ def client(server: str) -> Iterator[httpx.Client]:
 
 WRITE_KEY, READ_KEY = "write-key-1", "read-key-1"
 UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES = 300_000, 4
-
-
-def copy_index(src: Path, dst: Path) -> None:
-    """A private copy of an index (SQLite's backup API: consistent even with a WAL in use)."""
-    dst.mkdir(parents=True)
-    with sqlite3.connect(src / "store.sqlite") as a, sqlite3.connect(dst / "store.sqlite") as b:
-        a.backup(b)
-    for name in ("vectors.faiss", "manifest.json"):
-        if (src / name).exists():
-            shutil.copy2(src / name, dst / name)
 
 
 @pytest.fixture(scope="session")

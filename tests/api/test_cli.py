@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, nordsearch_cli
+from conftest import CORPUS, copy_index, nordsearch_cli
 
 pytestmark = pytest.mark.slow
 
@@ -148,8 +148,6 @@ def test_search_answers_while_another_process_indexes(
     process indexing the same index holds (it used to save on exit and end with "another process
     is writing to the index")."""
     import sqlite3
-
-    from conftest import copy_index
 
     index = tmp_path / "index"
     copy_index(corpus_index, index)
