@@ -48,7 +48,7 @@ def test_finnish_winter_cycling_question_finds_all_languages(corpus_search):
     # the same passages differ, so a passage tied with the 10th (within 0.001) counts as in it.
     res = corpus_search.search(SearchRequest(q, k=20, snippets=False))
     tenth = res.results[9].score
-    near_top = [h for h in res.results[:10]] + [h for h in res.results[10:] if h.score >= tenth - 0.001]
+    near_top = res.results[:10] + [h for h in res.results[10:] if h.score >= tenth - 0.001]
     langs = {lang for lang, name in WINTER_CYCLING.items() if name in {Path(h.source).name for h in near_top}}
     assert len(langs - {"fi"}) >= 3, langs
 
