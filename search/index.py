@@ -303,7 +303,7 @@ class SearchIndex:
         self._apply(
             result.generation_before, result.generation, result.removed_ids, result.added_ids, centred
         )
-        self._refresh_hubs_if_stale(HUB_REFRESH_WHILE_WRITING)
+        self._refresh_hubs_if_stale(session_end=False)
         return self.store.get_document(doc.document_id) or doc
 
     # -- hub scores (search.hubness): kept in the store at write time -------------------------
@@ -313,15 +313,18 @@ class SearchIndex:
             self._hub_reference = self.store.hub_reference()
         return self._hub_reference
 
-    def _refresh_hubs_if_stale(self, fraction: float, *, check_missing: bool = False) -> None:
-        """Rebuild the hub reference and rescore every passage when the collection changed by
-        ``fraction`` of its size since the last build (or was never scored). Writer only."""
-        size, changes, missing = self.store.hub_state(count_missing=check_missing)
-        if fraction == HUB_REFRESH_AT_SAVE and size <= MAX_REFERENCE:
+    def _refresh_hubs_if_stale(self, *, session_end: bool) -> None:
+        """Rebuild the hub reference and rescore every passage when the collection changed enough
+        since the last build (see HUB_REFRESH_AT_SAVE), or has none yet: a new index, or one from
+        before hub scores were stored, whose passages all lack one. Writer only."""
+        size, changes, _ = self.store.hub_state()
+        if session_end and size <= MAX_REFERENCE:
             # the reference is the whole collection, so any passage written since is missing from
             # it (a translation added in the same batch is its nearest neighbour); exact is cheap
-            fraction = 1e-9
-        if self.store.model() is None or (size and changes < fraction * size and not missing):
+            stale = changes > 0
+        else:
+            stale = changes >= (HUB_REFRESH_AT_SAVE if session_end else HUB_REFRESH_WHILE_WRITING) * size
+        if self.store.model() is None or (size and not stale):
             return
         from search.hubness import HubReference
 
@@ -374,7 +377,7 @@ class SearchIndex:
         Ends the writing session (releases the writer lock). True if something was written."""
         try:
             if self._lock.held:  # we wrote in this session: bring hub scores up to date first
-                self._refresh_hubs_if_stale(HUB_REFRESH_AT_SAVE, check_missing=True)
+                self._refresh_hubs_if_stale(session_end=True)
             model = self.store.model()
             if model is None or self._disk_is_current(
                 model, self.store.generation()
