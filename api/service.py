@@ -152,35 +152,11 @@ def similar_text_json(
     return {"results": [as_dict(item) for item in items]}
 
 
-def theme_counts(index: Any) -> tuple[dict[str, int], dict[str, int]]:
-    """(passages per theme, documents per theme) from the store, read through its own read-only
-    connection (WAL: a consistent snapshot, never blocking the writer)."""
-    import sqlite3
-
-    from search.index import STORE_FILE
-
-    path = Path(index.path) / STORE_FILE
-    if not path.exists():
-        return {}, {}
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        passages = conn.execute(
-            "SELECT j.value, count(*) FROM passages p, json_each(p.themes) j GROUP BY j.value ORDER BY 2 DESC, 1"
-        ).fetchall()
-        documents = conn.execute(
-            "SELECT j.value, count(DISTINCT p.document_id) FROM passages p, json_each(p.themes) j "
-            "GROUP BY j.value ORDER BY 2 DESC, 1"
-        ).fetchall()
-    finally:
-        conn.close()
-    return {str(k): int(v) for k, v in passages}, {str(k): int(v) for k, v in documents}
-
-
 def stats_json(index: SearchIndex) -> dict[str, Any]:
     """`nordsearch stats --json` and GET /stats: the index's stats plus passages/documents per theme."""
     data = as_dict(index.stats().to_dict())
     if "passages_by_theme" not in data:
-        data["passages_by_theme"], data["documents_by_theme"] = theme_counts(index)
+        data["passages_by_theme"], data["documents_by_theme"] = index.store.theme_counts()
     return data
 
 

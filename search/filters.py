@@ -87,6 +87,11 @@ class PassageFilter:
             and self.year_to is None
         )
 
+    @property
+    def needs_documents(self) -> bool:
+        """Whether the WHERE clause refers to ``d`` (document metadata)."""
+        return bool(self.cities or self.countries) or self.year_from is not None or self.year_to is not None
+
     def to_sql(self) -> tuple[str, list[Any]]:
         """(WHERE clause, params); "1" when nothing is filtered."""
         clauses: list[str] = []
@@ -101,7 +106,7 @@ class PassageFilter:
             params += p
         if self.themes:
             marks = ",".join("?" * len(self.themes))
-            clauses.append(f"EXISTS (SELECT 1 FROM json_each(p.themes) WHERE json_each.value IN ({marks}))")
+            clauses.append(f"p.rowid IN (SELECT passage FROM passage_themes WHERE theme IN ({marks}))")
             params += self.themes
         meta, meta_params = _metadata_clauses(self.cities, self.countries, self.year_from, self.year_to)
         clauses += meta

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +71,14 @@ HYBRID_MIN_POOL = 50  # candidates taken from each list before fusion
 HUB_REFRESH_AT_SAVE = 0.1
 HUB_REFRESH_WHILE_WRITING = 1.0
 GROUP_MIN_POOL = 400  # passages ranked when results are grouped by document
+# FAISS holds each passage as [its language-centred vector, -(hub - mean hub)] and a query as
+# [its vector, hub_weight], so the inner product FAISS ranks by is already the dense score
+# cos - hub_weight * hub (plus the constant hub_weight * mean, taken off again): one search returns
+# the exact top k, where ranking by cosine and re-scoring needed ever wider fetches when cosines
+# are flat (a 100k-passage index fetched ~2,000 candidates and their hub scores per query).
+# Centring the hub column keeps it small beside the vector, so the HNSW graph built over these
+# rows is a graph of the vectors' own neighbourhoods.
+HUB_COLUMNS = 1
 
 
 def tag_themes(ingested: IngestedFile, vectors: np.ndarray, tagger: ThemeTagger) -> None:
@@ -131,6 +139,8 @@ class SearchIndex:
         self._vec_lock = ReadWriteLock()
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1  # store generation the in-memory vectors reflect
+        self._vectors_transform = ""  # transform_id() they were built with
+        self._vectors_hub_mean = 0.0  # the mean hub score their hub column is centred on
         self._centering = centering
         self._offsets: LanguageOffsets | None = None
         self._transform: str | None = None
@@ -188,7 +198,10 @@ class SearchIndex:
         model = self.store.model()
         manifest = _read_manifest(self.path)
         if model is not None and manifest is not None:
-            check_manifest(manifest, model[0], model[1], self.store.generation(), self.store.passage_count())
+            check_manifest(
+                manifest, model[0], model[1] + HUB_COLUMNS, self.store.generation(), self.store.passage_count(),
+                self.transform_id(),
+            )  # fmt: skip
 
     def close(self) -> None:
         """Release the writer lock and the database. Does not save: call save() (or use ``with``)."""
@@ -274,10 +287,9 @@ class SearchIndex:
         return self.store.has_current(source, content_hash)
 
     def add(self, ingested: IngestedFile, *, mtime: float | None = None) -> Document:
-        """Embed and store one ingested file, replacing any earlier version (same id or same source).
-
-        Takes the writer lock (held until save() or close()). ``mtime`` defaults to the source
-        file's, when the source is a local file.
+        """Embed, tag and store one ingested file, replacing any earlier version (same id or same
+        source). Takes the writer lock (held until save() or close()). ``mtime`` defaults to the
+        source file's, when the source is a local file.
         """
         self._lock.acquire()
         embedder = self._get_embedder()
@@ -291,6 +303,17 @@ class SearchIndex:
             [p.sentences for p in ingested.passages],
         )
         tag_themes(ingested, vectors, self._get_tagger(embedder))
+        return self.add_embedded(ingested, vectors, sentence_vectors=sentence_vectors, mtime=mtime)
+
+    def add_embedded(
+        self, ingested: IngestedFile, vectors: np.ndarray, *,
+        sentence_vectors: Sequence[np.ndarray | None] | None = None, mtime: float | None = None,
+    ) -> Document:  # fmt: skip
+        """Store one file whose passages were embedded (and tagged) elsewhere, with this index's
+        model: everything ``add`` does after the model call (centring, hub scores, the in-memory
+        vectors). The store checks the vectors' shape against its model."""
+        self._lock.acquire()
+        doc = ingested.document
         if mtime is None and os.path.isfile(doc.source):
             mtime = os.path.getmtime(doc.source)
         languages = [stored_language(p.language, doc.language) for p in ingested.passages]
@@ -300,9 +323,12 @@ class SearchIndex:
         result = self.store.upsert_document(
             ingested, vectors, mtime=mtime, sentence_vectors=sentence_vectors, hubs=hubs
         )
+        if hubs is None:  # not scored yet: counted as the lowest score, as the store reads them back
+            hubs = self.store.hub_scores(result.added_ids)
         self._apply(
-            result.generation_before, result.generation, result.removed_ids, result.added_ids, centred
-        )
+            result.generation_before, result.generation, result.removed_ids, result.added_ids,
+            self._faiss_rows(centred, hubs, self._vectors_hub_mean),
+        )  # fmt: skip
         self._refresh_hubs_if_stale(session_end=False)
         return self.store.get_document(doc.document_id) or doc
 
@@ -334,11 +360,11 @@ class SearchIndex:
         self._hub_reference = reference
 
     def _apply(
-        self, before: int, after: int, removed: list[int], added: list[int], centred: np.ndarray | None
+        self, before: int, after: int, removed: list[int], added: list[int], rows: np.ndarray | None
     ) -> None:
-        """Mirror our own committed write in the in-memory vectors (``centred``: the added passages'
-        vectors as FAISS holds them) when they were current before it; otherwise leave them to catch
-        up from the store on next use."""
+        """Mirror our own committed write in the in-memory vectors (``rows``: the added passages as
+        FAISS holds them) when they were current before it; otherwise leave them to catch up from
+        the store on next use."""
         import numpy as np
 
         with self._vec_lock.write():
@@ -346,8 +372,8 @@ class SearchIndex:
             if vi is None or self._vectors_generation != before:
                 return
             vi.remove(np.asarray(removed, dtype=np.int64))
-            if added and centred is not None:
-                vi.add(np.asarray(added, dtype=np.int64), centred)
+            if added and rows is not None:
+                vi.add(np.asarray(added, dtype=np.int64), rows)
             self._vectors_generation = after
 
     def _delete(self, run: Callable[[], tuple[list[tuple[str, str]], list[int]]]) -> list[tuple[str, str]]:
@@ -390,11 +416,9 @@ class SearchIndex:
                     return False
                 vectors = self._maybe_change_kind(vectors)
                 vectors.save(
-                    self.path,
-                    model=model[0],
-                    generation=self._vectors_generation,
-                    transform=self.transform_id(),
-                )
+                    self.path, model=model[0], generation=self._vectors_generation,
+                    transform=self._vectors_transform,
+                )  # fmt: skip
                 return True
         finally:
             self._hub_reference = None  # another writer may rebuild it once we let go
@@ -404,7 +428,7 @@ class SearchIndex:
         man = _read_manifest(self.path)
         return (
             man is not None
-            and (man.model, man.dimension, man.generation) == (model[0], model[1], generation)
+            and (man.model, man.dimension, man.generation) == (model[0], model[1] + HUB_COLUMNS, generation)
             and man.count == self.store.passage_count()
             and man.index_type == _wanted_kind(man.count, man.index_type, self._hnsw_threshold)
             and len(man.deleted_ids) <= COMPACT_FRACTION * max(man.count + len(man.deleted_ids), 1)
@@ -415,10 +439,15 @@ class SearchIndex:
     # -- language centring ---------------------------------------------------------------------
 
     def transform_id(self) -> str:
-        """Names the transform FAISS vectors get (recorded in the manifest): "" or "center-<fp>"."""
+        """Names the transform FAISS vectors get (recorded in the manifest): the language centring
+        ("center-<fingerprint of its parallel text>") and the hub scores ("hub-<their id>")."""
+        return self._transform_and_hub_mean()[0]
+
+    def _transform_and_hub_mean(self) -> tuple[str, float]:
         if self._transform is None:
             self._transform = f"center-{texts_fingerprint(parallel_texts())}" if self._centering else ""
-        return self._transform
+        stamp, mean = self.store.hub_stamp()  # one read: the id and the mean belong together
+        return f"{self._transform}+hub-{stamp or 'none'}", mean
 
     def language_offsets(self) -> LanguageOffsets | None:
         """Per-language offsets of this index's model (see search.centering); None when centring
@@ -427,7 +456,8 @@ class SearchIndex:
             return None
         if self._offsets is not None:
             return self._offsets
-        fingerprint = self.transform_id().removeprefix("center-")
+        self.transform_id()
+        fingerprint = (self._transform or "").removeprefix("center-")
         raw = self.store.get_meta("language_offsets")
         if raw:
             try:
@@ -458,9 +488,17 @@ class SearchIndex:
         return offsets.center_passages(matrix, languages)
 
     def centered_vectors(self, vector_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, vectors as FAISS holds them) for stored passages (ids deleted meanwhile are absent)."""
+        """(ids, language-centred vectors) of stored passages (ids deleted meanwhile are absent)."""
         ids, matrix = self.store.vectors_for(vector_ids)
         return ids, self._prepare(ids, matrix)
+
+    @staticmethod
+    def _faiss_rows(centred: np.ndarray, hubs: np.ndarray, hub_mean: float) -> np.ndarray:
+        """Centred vectors with their hub column, as FAISS holds them (see HUB_COLUMNS)."""
+        import numpy as np
+
+        column = -(np.asarray(hubs, dtype=np.float32) - np.float32(hub_mean))
+        return np.hstack([np.asarray(centred, dtype=np.float32), column.reshape(-1, 1)])
 
     # -- vectors --------------------------------------------------------------------------------
 
@@ -468,15 +506,28 @@ class SearchIndex:
         """A fresh index of every stored vector. Inside a search it is always flat: building HNSW
         takes minutes on large collections (~100 s for 60k passages on 2 cores), which is save()'s
         job, not a query's."""
+        import numpy as np
+
         model = self.store.model()
+        # the transform is read before the vectors and hub scores, so the index is never labelled
+        # newer than it is: new scores in between are noticed on next use and rebuilt
+        transform, hub_mean = self._transform_and_hub_mean()
         view = self._corpus()  # the same snapshot the corpus-wide statistics use: read once
         if model is None or view is None:
             return None
+        hub_ids, hubs = self.store.all_hubs()
+        at = np.minimum(np.searchsorted(hub_ids, view.ids), max(len(hub_ids) - 1, 0))
+        found = hub_ids[at] == view.ids if len(hub_ids) else np.zeros(len(view.ids), dtype=bool)
+        view_hubs = np.where(found, hubs[at] if len(hubs) else 0.0, self.store.hub_min())
         # the view's generation was read before its vectors (see _corpus), so the index is never
         # labelled newer than it is: a write in between is caught up on next use
         self._vectors_generation = view.generation
+        self._vectors_transform, self._vectors_hub_mean = transform, hub_mean
         threshold = sys.maxsize if in_search else self._hnsw_threshold
-        return VectorIndex.build(view.ids, view.matrix, dimension=model[1], hnsw_threshold=threshold)
+        return VectorIndex.build(
+            view.ids, self._faiss_rows(view.matrix, view_hubs, hub_mean), dimension=model[1] + HUB_COLUMNS,
+            hnsw_threshold=threshold,
+        )  # fmt: skip
 
     def _catch_up(self, vi: VectorIndex) -> None:
         """Bring ``vi`` up to the store by id difference: vector ids are never reused and a stored
@@ -490,7 +541,8 @@ class SearchIndex:
         new = np.setdiff1d(stored, have, assume_unique=True)
         if len(new):
             ids, matrix = self.store.vectors_for(new.tolist())
-            vi.add(ids, self._prepare(ids, matrix))
+            hubs = self.store.hub_scores(ids.tolist())
+            vi.add(ids, self._faiss_rows(self._prepare(ids, matrix), hubs, self._vectors_hub_mean))
         self._vectors_generation = generation
 
     def _ensure_vectors(self, *, in_search: bool = True) -> VectorIndex | None:
@@ -505,7 +557,12 @@ class SearchIndex:
             model = self.store.model()
             if model is None:
                 return None
+            # the transform before the generation: new hub scores bump the generation after
+            # writing the new stamp, so a stamp that still matches cannot hide newer scores
+            transform, hub_mean = self._transform_and_hub_mean()
             generation = self.store.generation()
+            if self._vectors is not None and self._vectors_transform != transform:
+                self._vectors = None  # new hub scores (or centring): every row changed, start over
             if self._vectors is not None and self._vectors_generation == generation:
                 return self._vectors
             if self._vectors is None:
@@ -513,11 +570,13 @@ class SearchIndex:
                 if loaded is not None:
                     vi, manifest = loaded
                     current = check_manifest(
-                        manifest, model[0], model[1], generation, self.store.passage_count()
-                    )
-                    # a file built with other (or no) centring cannot be caught up: rebuild it
-                    if manifest.transform == self.transform_id():
+                        manifest, model[0], model[1] + HUB_COLUMNS, generation, self.store.passage_count(),
+                        transform,
+                    )  # fmt: skip
+                    # a file built with another transform cannot be caught up: rebuild it
+                    if manifest.transform == transform:
                         self._vectors, self._vectors_generation = vi, manifest.generation
+                        self._vectors_transform, self._vectors_hub_mean = transform, hub_mean
                         if current:
                             return vi
             if self._vectors is None:
@@ -554,7 +613,10 @@ class SearchIndex:
                 return
         try:
             self._vectors.save(
-                self.path, model=model[0], generation=self._vectors_generation, transform=self.transform_id()
+                self.path,
+                model=model[0],
+                generation=self._vectors_generation,
+                transform=self._vectors_transform,
             )
         finally:
             if temp is not None:
@@ -591,19 +653,26 @@ class SearchIndex:
             offsets=self.language_offsets, embedder=self._get_embedder, query_cache=self._query_cache,
         )  # fmt: skip
 
-    def _nearest(self, qv: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """The k passages of highest cosine with ``qv`` (FAISS), ties by id."""
-        vi = self._vectors
-        if vi is None or self._vectors_generation != self.store.generation():
-            vi = self._ensure_vectors()  # catching up takes the write side; the common case does not
-        if vi is None:
-            return []
+    def _nearest(
+        self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0
+    ) -> list[tuple[int, float]]:
+        """The k passages of best dense score with ``qv`` (FAISS), ties by id: cosine minus
+        ``hub_weight`` times the passage's hub score (see HUB_COLUMNS)."""
+        import numpy as np
+
+        if self._vectors is None or self._vectors_generation != self.store.generation():
+            self._ensure_vectors()  # catching up takes the write side; the common case does not
         # FAISS searches run side by side, but never beside a change to the index they read
         with self._vec_lock.read():
+            vi, hub_mean = self._vectors, self._vectors_hub_mean
+            if vi is None:
+                return []
+            query = np.append(np.asarray(qv, dtype=np.float32), np.float32(hub_weight))
             # a few extra so that equal scores (duplicate boilerplate passages) cut at the page edge
             # are ordered by id, not by FAISS's arbitrary pick: pages then never overlap
-            scores, ids = vi.search(qv[None, :], k + TIE_MARGIN, allowed)
-        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            scores, ids = vi.search(query[None, :], k + TIE_MARGIN, allowed)
+        offset = hub_weight * hub_mean
+        hits = [(int(i), float(s) - offset) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         return sorted(hits, key=lambda h: (-h[1], h[0]))[:k]
 
     def _corpus(self) -> CorpusView | None:

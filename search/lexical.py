@@ -24,6 +24,7 @@ _SNOWBALL = {"fi": "finnish", "sv": "swedish", "nb": "norwegian", "da": "danish"
 # Letters and digits, no underscore: FTS5's unicode61 tokenizer treats "_" as a separator, and the
 # stored text must split into exactly the tokens we produced.
 _TOKEN_RE = re.compile(r"[^\W_]+")
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _MIN_FOLD_LEN = 4
 _FI_VOWELISH_TAIL = set("aeiouyäönst")
 _GEMINATE_RE = re.compile(r"([bcdfghjklmnpqrstvwxz])\1")
@@ -40,11 +41,19 @@ def _stemmer(language: str) -> Any:
     return stemmers[language]
 
 
+@lru_cache(maxsize=4096)
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("M")
+
+
 def tokenize(text: str) -> list[str]:
     """Unicode words, NFKC-normalised and lowercased; digits kept ("2030", "e18")."""
     text = unicodedata.normalize("NFKC", text).lower()
     # Drop stray combining marks NFKC could not compose: FTS5 would tokenise them differently.
-    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))
+    # Only the distinct non-ASCII characters are looked up (a passage has a handful), not every one.
+    marks = {ord(ch): None for ch in set(_NON_ASCII_RE.findall(text)) if _is_mark(ch)}
+    if marks:
+        text = text.translate(marks)
     return _TOKEN_RE.findall(text)
 
 

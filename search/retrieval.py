@@ -28,6 +28,8 @@ TIE_MARGIN = 16
 
 Ranked = list[tuple[int, float]]
 DenseSearch = Callable[["np.ndarray", int, "np.ndarray | None"], Ranked]
+# (query vector, k, allowed ids, hub weight) -> the k best by dense score, ties by id
+NearestSearch = Callable[["np.ndarray", int, "np.ndarray | None", float], Ranked]
 
 
 class Retriever:
@@ -35,7 +37,7 @@ class Retriever:
         self,
         store: Store,
         *,
-        nearest: DenseSearch,
+        nearest: NearestSearch,
         corpus: Callable[[], CorpusView | None],
         centered_vectors: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
         offsets: Callable[[], LanguageOffsets | None],
@@ -43,7 +45,7 @@ class Retriever:
         query_cache: QueryCache | None = None,
     ) -> None:
         self.store = store
-        self._nearest = nearest  # the k passages of highest cosine (FAISS), ties by id
+        self._nearest = nearest  # the k passages of best dense score (FAISS), ties by id
         self._corpus = corpus
         self._centered_vectors = centered_vectors
         self._offsets = offsets
@@ -88,23 +90,9 @@ class Retriever:
 
     def dense(self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0) -> Ranked:
         """The k passages with the best dense score: cosine minus ``hub_weight`` times the
-        passage's hub score (search.hubness). FAISS ranks by cosine alone, so candidates are
-        fetched until no passage beyond them could still enter the top k: exact, not a re-rank."""
-        if hub_weight <= 0:
-            return self._nearest(qv, k, allowed)
-        # hub scores are kept in the store at write time: a search reads those of its candidates
-        floor = hub_weight * self.store.hub_min()  # the smallest penalty any passage gets
-        fetch = 2 * k + TIE_MARGIN
-        while True:
-            near = self._nearest(qv, fetch, allowed)
-            hubs = self.store.hub_scores([v for v, _ in near])
-            scored = fusion.ranked(
-                {v: s - hub_weight * float(h) for (v, s), h in zip(near, hubs, strict=True)}
-            )
-            exhausted = len(near) < fetch
-            if exhausted or (len(scored) >= k and scored[k - 1][1] >= near[-1][1] - floor):
-                return scored[:k]
-            fetch *= 4
+        passage's hub score (search.hubness), kept in the store at write time and held by FAISS
+        beside each vector, so one search ranks by the score itself."""
+        return self._nearest(qv, k, allowed, hub_weight)
 
     def dense_for(self, request: SearchRequest) -> DenseSearch:
         search = self.dense_balanced if request.balance_languages else self.dense

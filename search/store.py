@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from search.hubness import HubReference
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Columns added since version 1 (ALTER TABLE on open): an index built by an older nordsearch keeps
 # working; its passages simply have no sentence vectors (snippets then pick by matched terms) and
 # their hub scores are computed at the next write.
@@ -40,6 +40,10 @@ _MIGRATIONS = {
         "ALTER TABLE passages ADD COLUMN hub REAL",
     ],
     3: ["ALTER TABLE passages ADD COLUMN signature BLOB"],
+    # the theme table (created by _SCHEMA) filled from the passages stored before it existed
+    4: [
+        "INSERT OR IGNORE INTO passage_themes(theme, passage) SELECT j.value, p.rowid FROM passages p, json_each(p.themes) j"
+    ],
 }
 
 _SCHEMA = """
@@ -98,6 +102,24 @@ END;
 CREATE TRIGGER IF NOT EXISTS passages_au AFTER UPDATE OF lexical ON passages BEGIN
     INSERT INTO passages_fts(passages_fts, rowid, lexical) VALUES ('delete', old.rowid, old.lexical);
     INSERT INTO passages_fts(rowid, lexical) VALUES (new.rowid, new.lexical);
+END;
+-- Each passage's themes as rows, kept by triggers like the FTS table: a theme filter is an index
+-- lookup, not a JSON scan of every passage.
+CREATE TABLE IF NOT EXISTS passage_themes (
+    theme TEXT NOT NULL,
+    passage INTEGER NOT NULL,
+    PRIMARY KEY (theme, passage)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS passage_themes_passage ON passage_themes(passage);
+CREATE TRIGGER IF NOT EXISTS passages_themes_ai AFTER INSERT ON passages BEGIN
+    INSERT OR IGNORE INTO passage_themes(theme, passage) SELECT value, new.rowid FROM json_each(new.themes);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_themes_ad AFTER DELETE ON passages BEGIN
+    DELETE FROM passage_themes WHERE passage = old.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS passages_themes_au AFTER UPDATE OF themes ON passages BEGIN
+    DELETE FROM passage_themes WHERE passage = old.rowid;
+    INSERT OR IGNORE INTO passage_themes(theme, passage) SELECT value, new.rowid FROM json_each(new.themes);
 END;
 -- The sample of passage vectors hub scores are measured against (search.hubness.HubReference).
 CREATE TABLE IF NOT EXISTS hub_reference (row INTEGER PRIMARY KEY, language TEXT NOT NULL, vector BLOB NOT NULL);
@@ -459,7 +481,10 @@ class Store:
 
     def put_hub_reference(self, reference: HubReference, ids: np.ndarray, hubs: np.ndarray) -> None:
         """Replace the hub reference and every passage's hub score with ones computed from it, in one
-        transaction (the generation stays: no document, passage or vector changed)."""
+        transaction. The generation moves on: FAISS holds each passage's hub score beside its vector
+        (search.index), so every reader must notice the new scores."""
+        import uuid
+
         import numpy as np
 
         with self.transaction() as c:
@@ -473,8 +498,12 @@ class Store:
                 "UPDATE passages SET hub = ? WHERE rowid = ?",
                 zip(hubs.astype(float).tolist(), ids.tolist(), strict=True),
             )
-            meta = {"k": reference.k, "fallback": reference.fallback, "size": reference.size}
+            meta = {
+                "k": reference.k, "fallback": reference.fallback, "size": reference.size,
+                "id": uuid.uuid4().hex[:16],  # names this set of scores (search.index's FAISS transform)
+            }  # fmt: skip
             self._set_meta("hub_reference", json.dumps(meta))
+            self._bump_generation()
             self._set_meta("hub_changes", "0")
             self._set_meta("hub_min", repr(float(hubs.min())) if len(hubs) else "0.0")
 
@@ -496,6 +525,14 @@ class Store:
         return HubReference(
             matrix, [r[0] for r in rows], int(meta["k"]), float(meta["fallback"]), int(meta["size"])
         )
+
+    def hub_stamp(self) -> tuple[str, float]:
+        """(the id of the current hub scores, their mean), ("", 0.0) before any were computed."""
+        raw = self.get_meta("hub_reference")
+        if not raw:
+            return "", 0.0
+        meta = json.loads(raw)
+        return str(meta.get("id", "legacy")), float(meta["fallback"])
 
     def hub_state(self, *, count_missing: bool = False) -> tuple[int, int, int]:
         """(collection size when the hub reference was built, passages added or removed since,
@@ -526,6 +563,16 @@ class Store:
             for r in self._query(f"SELECT rowid, hub FROM passages WHERE rowid IN ({marks})", chunk):
                 found[int(r[0])] = low if r[1] is None else float(r[1])
         return np.fromiter((found.get(i, 0.0) for i in ids), dtype=np.float32, count=len(ids))
+
+    def all_hubs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(every passage's vector id, its hub score as hub_scores gives it), in id order."""
+        import numpy as np
+
+        low = self.hub_min()
+        rows = self._query("SELECT rowid, hub FROM passages ORDER BY rowid")
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        hubs = np.fromiter((low if r[1] is None else r[1] for r in rows), dtype=np.float32, count=len(rows))
+        return ids, hubs
 
     def hub_min(self) -> float:
         """A lower bound of every stored hub score (kept at write time; deletions only loosen it)."""
@@ -679,11 +726,9 @@ class Store:
         import numpy as np
 
         where, params = filters.to_sql()
-        rows = self._query(
-            "SELECT p.rowid FROM passages p JOIN documents d ON d.document_id = p.document_id"
-            f" WHERE {where} ORDER BY p.rowid",
-            params,
-        )
+        # the join only when a clause needs the document: it costs a lookup per passage
+        join = " JOIN documents d ON d.document_id = p.document_id" if filters.needs_documents else ""
+        rows = self._query(f"SELECT p.rowid FROM passages p{join} WHERE {where} ORDER BY p.rowid", params)
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def lexical_search(self, match: str, filters: PassageFilter, limit: int) -> list[tuple[int, float]]:
@@ -711,6 +756,15 @@ class Store:
             [match, *params],
         )
         return int(rows[0][0])
+
+    def theme_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(passages per theme, documents per theme), most common first."""
+        passages = self._query("SELECT theme, count(*) FROM passage_themes GROUP BY theme ORDER BY 2 DESC, 1")
+        documents = self._query(
+            "SELECT t.theme, count(DISTINCT p.document_id) FROM passage_themes t"
+            " JOIN passages p ON p.rowid = t.passage GROUP BY t.theme ORDER BY 2 DESC, 1"
+        )
+        return {str(k): int(v) for k, v in passages}, {str(k): int(v) for k, v in documents}
 
     def stats(self) -> dict[str, Any]:
         model = self.model()

@@ -2,7 +2,9 @@
 
 Inner product on L2-normalised vectors (= cosine). Ids are the store's passage rowids, so a hit
 maps straight back to its passage. Small collections use an exact flat index; past
-``hnsw_threshold`` passages an HNSW graph keeps queries fast.
+``hnsw_threshold`` passages an HNSW graph keeps queries fast, over vectors stored as float16
+(half the memory; scores differ from float32 by ~1e-4, far below the gaps that decide a top ten:
+bench/bench_scale.py measures recall against exact float32 search).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ HNSW_EF_SEARCH = 128
 # Filters admitting at most this many passages are scored exactly (a dot product over just those
 # vectors): cheaper than a filtered scan, and exact even where HNSW's filtered graph walk would miss.
 EXACT_SEARCH_MAX = 4096
+# An HNSW filter admitting under this share of the index is scanned exactly instead of walked.
+HNSW_FILTER_MIN_SHARE = 0.2
+HNSW_EF_SEARCH_MAX = 1024
 FLAT, HNSW = "flat", "hnsw"
 COMPACT_FRACTION = 0.2  # rebuild an HNSW index once this share of its vectors are deleted
 
@@ -64,17 +69,26 @@ class Manifest:
         )  # fmt: skip
 
 
-def check_manifest(manifest: Manifest, model: str, dimension: int, generation: int, count: int) -> bool:
+def check_manifest(
+    manifest: Manifest, model: str, dimension: int, generation: int, count: int, transform: str
+) -> bool:
     """True if the saved vectors are current for the store; False if stale (rebuild from the store).
 
-    A different model or dimension is not staleness but a configuration error: the stored vectors
-    themselves are from another model, so rebuilding the FAISS file cannot fix it.
+    A different model is not staleness but a configuration error: the stored vectors themselves
+    are from another model, so rebuilding the FAISS file cannot fix it. Another transform (e.g.
+    new hub scores) is staleness, and so is, with it, another dimension.
     """
-    if manifest.model != model or manifest.dimension != dimension:
+    if manifest.model != model:
         raise IndexMismatchError(
-            f"the vector index was built with model {manifest.model!r} (dimension {manifest.dimension}) but the "
-            f"store holds vectors of {model!r} (dimension {dimension}); re-index with --rebuild or use the "
-            "right model"
+            f"the vector index was built with model {manifest.model!r} but the store holds vectors of "
+            f"{model!r}; re-index with --rebuild or use the right model"
+        )
+    if manifest.transform != transform:
+        return False
+    if manifest.dimension != dimension:
+        raise IndexMismatchError(
+            f"the vector index has dimension {manifest.dimension} but the store's model {model!r} gives "
+            f"{dimension}; re-index with --rebuild"
         )
     return manifest.generation == generation and manifest.count == count
 
@@ -86,6 +100,8 @@ class VectorIndex:
         self._index = index
         self.kind = kind
         self._deleted = deleted  # sorted int64 ids masked out (HNSW only); None when there are none
+        # (live ids sorted, their positions inside FAISS): computed once per change, not per query
+        self._order: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -102,9 +118,10 @@ class VectorIndex:
         if dim <= 0:
             raise ValueError("cannot build a vector index without a dimension")
         if len(ids) >= hnsw_threshold:
-            inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            inner = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             inner.hnsw.efSearch = HNSW_EF_SEARCH
+            inner.train(matrix[:1])  # float16 learns nothing; FAISS still wants the call
             kind = HNSW
         else:
             inner = faiss.IndexFlatIP(dim)
@@ -133,13 +150,33 @@ class VectorIndex:
 
     def ids(self) -> np.ndarray:
         """Live vector ids, sorted."""
-        import faiss
+        return self._live()[0]
+
+    def _live(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(live ids sorted, the position of each inside FAISS, the id at each FAISS position)."""
+        if self._order is None:
+            import faiss
+            import numpy as np
+
+            stored = faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+            positions = np.argsort(stored, kind="stable")
+            if self._deleted is not None:
+                positions = positions[~np.isin(stored[positions], self._deleted, assume_unique=True)]
+            self._order = (stored[positions], positions, stored)
+        return self._order
+
+    def live_subset(self, ids: np.ndarray) -> np.ndarray:
+        """The ids among ``ids`` this index holds and has not deleted, sorted and unique."""
         import numpy as np
 
-        all_ids = np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False))
-        if self._deleted is None:
-            return all_ids
-        return np.setdiff1d(all_ids, self._deleted, assume_unique=True)
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            ids = np.unique(ids)
+        live = self.ids()
+        if not len(live) or not len(ids):
+            return ids[:0]
+        at = np.minimum(np.searchsorted(live, ids), len(live) - 1)
+        return ids[live[at] == ids]
 
     def add(self, ids: np.ndarray, matrix: np.ndarray) -> None:
         import numpy as np
@@ -148,19 +185,21 @@ class VectorIndex:
             self._index.add_with_ids(
                 np.ascontiguousarray(matrix, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
             )
+            self._order = None
 
     def remove(self, ids: np.ndarray) -> None:
         """Delete ids: in place for flat, masked for HNSW (whose graph cannot drop nodes)."""
         import faiss
         import numpy as np
 
-        ids = np.intersect1d(np.asarray(ids, dtype=np.int64), self.ids())
+        ids = self.live_subset(ids)
         if not len(ids):
             return
         if self.kind == FLAT:
             self._index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
         else:
             self._deleted = ids if self._deleted is None else np.union1d(self._deleted, ids)
+        self._order = None
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -199,26 +238,43 @@ class VectorIndex:
             d, i = self._index.search(q, kk, params=params)
             scores[:, :kk], labels[:, :kk] = d, i
             return _clean(scores, labels)
-        if allowed_ids is None:  # HNSW with masked deletions: everything live is allowed
-            allowed_ids = self.ids()
-        allowed = np.intersect1d(np.asarray(allowed_ids, dtype=np.int64), self.ids())  # drops masked ids
+        live, positions, id_map = self._live()
+        allowed = live if allowed_ids is None else self.live_subset(allowed_ids)  # drops masked ids
         if len(allowed) == 0:
             return scores, labels
-        # Exact scoring when few passages qualify, and always for HNSW filters admitting under a
-        # fifth of the index (its filtered graph walk loses recall when most nodes are excluded).
-        if len(allowed) <= EXACT_SEARCH_MAX or (self.kind == HNSW and len(allowed) < self.count // 5):
-            return self._exact(q, k, allowed, scores, labels)
         kk = min(k, len(allowed))
-        sel = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
-        if self.kind == HNSW:
-            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, 2 * kk))
+        if self.kind == FLAT or len(allowed) <= EXACT_SEARCH_MAX:
+            # flat: FAISS scans only the admitted vectors; a handful: score them directly
+            if len(allowed) <= EXACT_SEARCH_MAX:
+                return self._exact(q, k, allowed, scores, labels)
+            bitmap, _ = _bitmap(allowed)
+            d, i = self._index.search(q, kk, params=faiss.SearchParameters(sel=bitmap))
+        elif len(allowed) < HNSW_FILTER_MIN_SHARE * len(live):
+            # a strict filter: the graph walk would wade through excluded nodes and lose recall,
+            # while an exact scan of just the admitted vectors is cheap (a dot product each)
+            d, i = self._scan(q, kk, positions[np.searchsorted(live, allowed)], id_map)
         else:
-            params = faiss.SearchParameters(sel=sel)
-        d, i = self._index.search(q, kk, params=params)
+            bitmap, _keep = _bitmap(allowed)
+            share = len(allowed) / len(live)
+            # the walk finds about ``share`` admitted nodes per node visited: widen it to match
+            ef = min(HNSW_EF_SEARCH_MAX, int(max(HNSW_EF_SEARCH, 2 * kk) / share))
+            d, i = self._index.search(q, kk, params=faiss.SearchParametersHNSW(sel=bitmap, efSearch=ef))
+            if (i < 0).any():  # the walk came up short: be exact
+                d, i = self._scan(q, kk, positions[np.searchsorted(live, allowed)], id_map)
         scores[:, :kk], labels[:, :kk] = d, i
-        if self.kind == HNSW and (labels[:, :kk] < 0).any():  # graph walk came up short: be exact
-            return self._exact(q, k, allowed, scores, labels)
         return _clean(scores, labels)
+
+    def _scan(
+        self, q: np.ndarray, k: int, inside: np.ndarray, id_map: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top k among the HNSW graph's stored vectors at FAISS positions ``inside``."""
+        import faiss
+        import numpy as np
+
+        bitmap, _keep = _bitmap(inside)
+        storage = faiss.downcast_index(faiss.downcast_index(self._index.index).storage)
+        d, at = storage.search(q, k, params=faiss.SearchParameters(sel=bitmap))
+        return d, np.where(at >= 0, id_map[np.maximum(at, 0)], -1)
 
     def _exact(
         self, q: np.ndarray, k: int, allowed: np.ndarray, scores: np.ndarray, labels: np.ndarray
@@ -276,6 +332,18 @@ class VectorIndex:
         if vi.count != manifest.count:
             manifest.count = -1
         return vi, manifest
+
+
+def _bitmap(ids: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A FAISS selector admitting exactly ``ids`` (non-negative), and the bit array it points into
+    (keep it alive as long as the selector)."""
+    import faiss
+    import numpy as np
+
+    bits = np.zeros(int(ids.max()) + 1 if len(ids) else 1, dtype=bool)
+    bits[ids] = True
+    packed = np.packbits(bits, bitorder="little")
+    return faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed)), packed  # n counts bytes
 
 
 def _clean(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from search_helpers import FakeEmbedder, make_file
 
@@ -249,7 +250,18 @@ def test_import_search_is_cheap():
     assert out.strip() == "[]"
 
 
-def test_reader_catches_up_without_rebuilding(index_dir, embedder, monkeypatch):
+@pytest.fixture
+def hubs_kept(monkeypatch):
+    """Hub scores stay through small changes, as in a large collection (past MAX_REFERENCE, a
+    change under a tenth keeps the reference). A new reference rescores every passage, and FAISS,
+    which holds the scores, is then rebuilt: see test_new_hub_scores_reach_a_reader_exactly."""
+    from search import index as index_module
+
+    monkeypatch.setattr(index_module, "MAX_REFERENCE", 10)
+    monkeypatch.setattr(index_module, "HUB_REFRESH_AT_SAVE", 10.0)
+
+
+def test_reader_catches_up_without_rebuilding(index_dir, embedder, monkeypatch, hubs_kept):
     with SearchIndex.open(index_dir, embedder) as idx:
         _corpus(idx)
     reader = SearchIndex.open(index_dir, embedder)
@@ -258,7 +270,7 @@ def test_reader_catches_up_without_rebuilding(index_dir, embedder, monkeypatch):
         assert len(reader.search(SearchRequest("bus", k=3, mode="dense")).results) == 3  # loads vectors.faiss
         from search import index as index_module
 
-        def no_rebuild(self):
+        def no_rebuild(self, **_):
             raise AssertionError("a flat index should catch up by id difference")
 
         monkeypatch.setattr(index_module.SearchIndex, "_build_from_store", no_rebuild)
@@ -271,6 +283,31 @@ def test_reader_catches_up_without_rebuilding(index_dir, embedder, monkeypatch):
     finally:
         reader.close()
         writer.close()
+
+
+def test_new_hub_scores_reach_a_reader_exactly(index_dir, embedder):
+    with SearchIndex.open(index_dir, embedder) as idx:
+        _corpus(idx)
+    reader = SearchIndex.open(index_dir, embedder)
+    try:
+        request = SearchRequest("bus lanes in the city", k=5, mode="dense", snippets=False)
+        reader.search(request)
+        stamp = reader.store.hub_stamp()[0]
+        with SearchIndex.open(index_dir, embedder) as writer:  # any change re-scores a small index
+            writer.add(make_file("new", ["bus lanes and bus stops everywhere"], source="/c/new.txt"))
+        assert reader.store.hub_stamp()[0] != stamp
+        qv = reader._retriever().query_vector(request.q)
+        hits = reader.search(request).results
+        ids, every = reader.centered_vectors(reader.store.vector_ids().tolist())
+        exact = dict(
+            zip(ids.tolist(), every @ qv - request.hub_weight * reader.store.hub_scores(ids), strict=True)
+        )
+        got = [exact[reader.store.vector_id_of(h.passage_id)] for h in hits]
+        np.testing.assert_allclose([h.score for h in hits], got, atol=1e-5)
+        # and they are the best five by that score among all passages
+        np.testing.assert_allclose(got, sorted(exact.values(), reverse=True)[:5], atol=1e-5)
+    finally:
+        reader.close()
 
 
 def test_save_is_a_noop_when_disk_is_current(index_dir, embedder):
@@ -289,7 +326,7 @@ def test_remove_source(index):
     assert index.search(SearchRequest("bus", k=10, mode="dense", languages=["fi"])).results == []
 
 
-def test_hnsw_masked_deletions_persist(index_dir, embedder):
+def test_hnsw_masked_deletions_persist(index_dir, embedder, hubs_kept):
     with SearchIndex.open(index_dir, embedder, hnsw_threshold=50) as idx:
         _corpus(idx)
         idx.add(make_file("small", ["a small harbour note"], source="/c/small.txt"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from search import SearchRequest
-from search.retrieval import TIE_MARGIN, Retriever
+from search.retrieval import Retriever
 
 
 class FakeStore:
@@ -28,34 +28,30 @@ def _unused(*_args, **_kwargs):
     raise AssertionError("not expected to be called")
 
 
-def _retriever(cosines: dict[int, float], fetches: list[int], store=None) -> Retriever:
-    def nearest(qv, k, allowed):
-        fetches.append(k)
-        return sorted(cosines.items(), key=lambda h: (-h[1], h[0]))[:k]
+def _retriever(cosines: dict[int, float], fetches: list, store=None) -> Retriever:
+    store = store or FakeStore(len(cosines))
+
+    def nearest(qv, k, allowed, hub_weight):  # as SearchIndex._nearest: FAISS holds the hub column
+        fetches.append((k, hub_weight))
+        scores = {v: c - hub_weight * store.hubs.get(v, 0.0) for v, c in cosines.items()}
+        return sorted(scores.items(), key=lambda h: (-h[1], h[0]))[:k]
 
     return Retriever(
-        store or FakeStore(len(cosines)), nearest=nearest, corpus=_unused, centered_vectors=_unused,
+        store, nearest=nearest, corpus=_unused, centered_vectors=_unused,
         offsets=lambda: None, embedder=_unused,
     )  # fmt: skip
 
 
-def test_dense_without_hub_weight_is_the_nearest_search():
-    fetches: list[int] = []
-    r = _retriever({1: 0.9, 2: 0.8, 3: 0.7}, fetches)
-    assert r.dense(np.zeros(2), 2, None) == [(1, 0.9), (2, 0.8)]
-    assert fetches == [2]
-
-
-def test_dense_with_hub_weight_fetches_until_the_top_k_is_certain():
-    # the 100 best by cosine are strong hubs: the true top 3 lies beyond the first fetch
+def test_dense_is_one_nearest_search_by_the_hub_corrected_score():
+    # the 100 best by cosine are strong hubs: the true top 3 lies beyond them
     cosines = {v: 1.0 - v / 1000 for v in range(300)}
     hubs = {v: (1.0 if v < 100 else 0.0) for v in range(300)}
-    fetches: list[int] = []
+    fetches: list = []
     r = _retriever(cosines, fetches, FakeStore(len(cosines), hubs))
     got = r.dense(np.zeros(2), 3, None, hub_weight=0.5)
     brute = sorted(((v, c - 0.5 * hubs[v]) for v, c in cosines.items()), key=lambda h: (-h[1], h[0]))[:3]
     assert [v for v, _ in got] == [v for v, _ in brute] == [100, 101, 102]
-    assert fetches[0] == 2 * 3 + TIE_MARGIN and len(fetches) > 1
+    assert fetches == [(3, 0.5)]  # no re-scoring rounds
 
 
 def test_rank_on_an_empty_index_embeds_nothing():

@@ -12,7 +12,7 @@ from search_helpers import FakeEmbedder, make_file, vectors_for
 from search import lexical
 from search.errors import IndexMismatchError
 from search.filters import DocumentFilter, PassageFilter
-from search.store import Store
+from search.store import SCHEMA_VERSION, Store
 
 
 @pytest.fixture
@@ -270,10 +270,44 @@ def test_schema_1_index_is_migrated_and_keeps_its_documents(tmp_path: Path, embe
     s.close()
     s = Store(tmp_path / "old.sqlite")
     try:
-        assert s.get_meta("schema_version") == "3" and s.count_documents() == 1
+        assert s.get_meta("schema_version") == str(SCHEMA_VERSION) and s.count_documents() == 1
         passage = s.passages_of("d1")[0]
         assert passage.sentences == [] and passage.text == "tram lines and bus lanes"
         assert s.hub_state(count_missing=True)[2] == 1  # scored at the next write (search.index)
+    finally:
+        s.close()
+
+
+def test_theme_rows_follow_inserts_updates_deletes_and_migrate_from_version_3(tmp_path: Path, embedder):
+    s = Store(tmp_path / "old.sqlite")
+    s.set_model(embedder.name, embedder.dimension)
+    _upsert(
+        s, embedder, make_file("d1", ["trams", "bikes"], themes=[["transport"], ["cycling", "transport"]])
+    )
+    _upsert(s, embedder, make_file("d2", ["parks"], themes=[["green"]]))
+
+    def admitted(store: Store, theme: str) -> int:
+        return len(store.allowed_ids(PassageFilter(themes=[theme])))
+
+    assert (admitted(s, "transport"), admitted(s, "cycling"), admitted(s, "green")) == (2, 1, 1)
+    assert s.theme_counts() == (
+        {"transport": 2, "cycling": 1, "green": 1},
+        {"cycling": 1, "green": 1, "transport": 1},
+    )
+    with s.transaction() as c:
+        c.execute("UPDATE passages SET themes = '[\"green\"]' WHERE document_id = 'd1' AND ordinal = 0")
+    assert (admitted(s, "transport"), admitted(s, "green")) == (1, 2)
+    s.delete_document("d2")
+    assert admitted(s, "green") == 1
+    with s.transaction() as c:  # turn it back into a version-3 database, which had no theme rows
+        c.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        for trigger in ("passages_themes_ai", "passages_themes_ad", "passages_themes_au"):
+            c.execute(f"DROP TRIGGER {trigger}")
+        c.execute("DROP TABLE passage_themes")
+    s.close()
+    s = Store(tmp_path / "old.sqlite")
+    try:
+        assert (admitted(s, "transport"), admitted(s, "cycling"), admitted(s, "green")) == (1, 1, 1)
     finally:
         s.close()
 

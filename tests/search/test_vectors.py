@@ -35,7 +35,7 @@ def test_flat_search_is_exact():
         assert labels[row, 0] == ids[row] and scores[row, 0] == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("exact_max", [0, 10_000])  # 0 forces the IDSelectorBatch path
+@pytest.mark.parametrize("exact_max", [0, 10_000])  # 0 forces the bitmap-selector scan
 def test_filtered_search_returns_k_best_of_allowed(monkeypatch, exact_max):
     monkeypatch.setattr(vmod, "EXACT_SEARCH_MAX", exact_max)
     ids, m = _data()
@@ -95,6 +95,8 @@ def test_hnsw_remove_masks_and_survives_save(tmp_path: Path):
     _, labels = vi.search(m[:1], 10)
     assert (labels[0] >= 0).all() and not set(labels[0]) & set(ids[:30])
     assert list(vi.ids()) == list(ids[30:])
+    _, labels = vi.search(m[:1], 20, ids[:40])  # a filter naming deleted ids never returns them
+    assert sorted(labels[0][labels[0] >= 0]) == list(ids[30:40])
     vi.save(tmp_path, model="fake", generation=3)
     loaded, man = VectorIndex.load(tmp_path)
     assert man.deleted_ids == list(ids[:30]) and man.count == 270 and loaded.count == 270
@@ -121,7 +123,7 @@ def test_save_is_atomic_and_roundtrips(tmp_path: Path):
     assert data["generation"] == 7 and data["index_type"] == FLAT and data["created"]
     loaded, man2 = VectorIndex.load(tmp_path)
     assert man2 == man and loaded.count == 30
-    assert check_manifest(man2, "fake", 16, 7, 30)
+    assert check_manifest(man2, "fake", 16, 7, 30, "")
 
 
 def test_failed_write_leaves_previous_file(tmp_path: Path, monkeypatch):
@@ -143,14 +145,18 @@ def test_failed_write_leaves_previous_file(tmp_path: Path, monkeypatch):
 
 
 def test_check_manifest():
-    man = Manifest(model="m", dimension=16, count=3, index_type=FLAT, generation=5, created="x")
-    assert check_manifest(man, "m", 16, 5, 3)
-    assert not check_manifest(man, "m", 16, 6, 3)  # stale: rebuild
-    assert not check_manifest(man, "m", 16, 5, 4)
+    man = Manifest(
+        model="m", dimension=16, count=3, index_type=FLAT, generation=5, created="x", transform="t1"
+    )
+    assert check_manifest(man, "m", 16, 5, 3, "t1")
+    assert not check_manifest(man, "m", 16, 6, 3, "t1")  # stale: rebuild
+    assert not check_manifest(man, "m", 16, 5, 4, "t1")
+    assert not check_manifest(man, "m", 16, 5, 3, "t2")  # e.g. new hub scores
+    assert not check_manifest(man, "m", 17, 5, 3, "t2")  # another transform may change the dimension
     with pytest.raises(IndexMismatchError, match="--rebuild"):
-        check_manifest(man, "m", 384, 5, 3)
+        check_manifest(man, "m", 384, 5, 3, "t1")
     with pytest.raises(IndexMismatchError):
-        check_manifest(man, "other", 16, 5, 3)
+        check_manifest(man, "other", 16, 5, 3, "t1")
 
 
 def test_load_missing_or_corrupt(tmp_path: Path):
