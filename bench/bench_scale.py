@@ -206,12 +206,15 @@ def allowed_sets(index: Path, filters: list[dict[str, Any]]) -> dict[str, np.nda
 
 
 def encode_queries(index: Path, texts: list[str]) -> np.ndarray:
-    """Query vectors as the product searches with them (embedded, language-centred)."""
+    """Query vectors as the product hands them to FAISS: embedded, language-centred, with the
+    default hub weight as the last column (search.index.HUB_COLUMNS)."""
     from search.index import SearchIndex
+    from search.query import SearchRequest
 
+    weight = SearchRequest("x").hub_weight
     with SearchIndex.open(index, create=False) as si:
         retriever = si._retriever()
-        return np.stack([retriever.query_vector(t) for t in texts])
+        return np.stack([np.append(retriever.query_vector(t), np.float32(weight)) for t in texts])
 
 
 def table(report: dict[str, Any]) -> str:
@@ -272,6 +275,7 @@ def main() -> int:
         target = args.work / f"n{size}"
         print(f"== {size:,} passages: {target}", flush=True)
         build = scale_corpus.build(source, target, size, log=lambda m: print(m, flush=True))
+        build["refresh_s"] = scale_corpus.refresh(target)  # derived files of an older nordsearch
         vecs = encode_queries(target, texts)
         r: dict[str, Any] = {"build": build, "files_mb": dir_mb(target)}
         r["vectors"] = vector_phase(target, vecs, allowed_sets(target, filters))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.records import Document, IngestedFile, Passage
-from search import results
+from search import lexical_cache, results
 from search.centering import LanguageOffsets, parallel_texts, texts_fingerprint
 from search.corpus_view import CorpusView
 from search.embedder import QueryCache, embed_with_sentences
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ingest.themes import ThemeTagger
     from search.embedder import Embedder
     from search.hubness import HubReference
+    from search.lexical_index import LexicalIndex
 
 STORE_FILE = "store.sqlite"
 LOCK_FILE = "write.lock"
@@ -141,6 +142,8 @@ class SearchIndex:
         self._vectors_generation = -1  # store generation the in-memory vectors reflect
         self._vectors_transform = ""  # transform_id() they were built with
         self._vectors_hub_mean = 0.0  # the mean hub score their hub column is centred on
+        self._lexical: LexicalIndex | None = None  # BM25 (search.lexical_cache), under _vec_lock too
+        self._lexical_generation = -1
         self._centering = centering
         self._offsets: LanguageOffsets | None = None
         self._transform: str | None = None
@@ -399,30 +402,73 @@ class SearchIndex:
         return self._delete(lambda: self.store.prune_sources(keep))
 
     def save(self) -> bool:
-        """Write vectors.faiss + manifest.json (each atomically) unless the saved ones are current.
-        Ends the writing session (releases the writer lock). True if something was written."""
+        """Write vectors.faiss + manifest.json and lexical.npz + lexical.json (each atomically)
+        unless the saved ones are current. Ends the writing session (releases the writer lock).
+        True if something was written."""
         try:
             if self._lock.held:  # we wrote in this session: bring hub scores up to date first
                 self._refresh_hubs_if_stale(session_end=True)
             model = self.store.model()
-            if model is None or self._disk_is_current(
-                model, self.store.generation()
-            ):  # reads the manifest only
+            if model is None:
                 return False
-            self._lock.acquire()  # before _vec_lock: waiting for another writer must not block our searches
-            with self._vec_lock.write():
-                vectors = self._ensure_vectors(in_search=False)
-                if vectors is None:
-                    return False
-                vectors = self._maybe_change_kind(vectors)
-                vectors.save(
-                    self.path, model=model[0], generation=self._vectors_generation,
-                    transform=self._vectors_transform,
-                )  # fmt: skip
-                return True
+            wrote = False
+            if not self._disk_is_current(model, self.store.generation()):  # reads the manifest only
+                self._lock.acquire()  # before _vec_lock: waiting for another writer must not block searches
+                with self._vec_lock.write():
+                    vectors = self._ensure_vectors(in_search=False)
+                    if vectors is not None:
+                        vectors = self._maybe_change_kind(vectors)
+                        vectors.save(
+                            self.path, model=model[0], generation=self._vectors_generation,
+                            transform=self._vectors_transform,
+                        )  # fmt: skip
+                        wrote = True
+            if lexical_cache.saved_generation(self.path) != self.store.generation():
+                self._lock.acquire()
+                index = self._lexical_index()
+                with self._vec_lock.read():  # a consistent snapshot: no catch-up while writing it
+                    lexical_cache.save(index, self.path, self._lexical_generation)
+                wrote = True
+            return wrote
         finally:
             self._hub_reference = None  # another writer may rebuild it once we let go
             self._lock.release()
+
+    # -- the lexical index (search.lexical_cache): derived from the store like FAISS -------------
+
+    def _lexical_index(self) -> LexicalIndex:
+        """The BM25 index, current with the store: in memory, else from disk, else built."""
+        index = self._lexical
+        if index is not None and self._lexical_generation == self.store.generation():
+            return index
+        with self._vec_lock.write():
+            generation = self.store.generation()  # before reading passages: never labelled newer
+            if self._lexical is not None and self._lexical_generation == generation:
+                return self._lexical
+            if self._lexical is None:
+                loaded = lexical_cache.load(self.path)
+                if loaded is not None:
+                    self._lexical, self._lexical_generation = loaded.index, loaded.generation
+                    if loaded.generation == generation:
+                        return loaded.index
+            if self._lexical is None:
+                self._lexical = lexical_cache.build(self.store)
+            else:
+                lexical_cache.catch_up(self._lexical, self.store)
+            self._lexical_generation = generation
+            return self._lexical
+
+    def _lexical_search(
+        self, terms: list[str], allowed: np.ndarray | None, k: int
+    ) -> list[tuple[int, float]]:
+        index = self._lexical_index()
+        with self._vec_lock.read():
+            return index.search(terms, k, allowed)
+
+    def _lexical_count(self, terms: list[str], allowed: np.ndarray | None) -> int:
+        index = self._lexical_index()
+        with self._vec_lock.read():
+            return index.match_count(terms, allowed)
 
     def _disk_is_current(self, model: tuple[str, int], generation: int) -> bool:
         man = _read_manifest(self.path)
@@ -651,6 +697,7 @@ class SearchIndex:
         return Retriever(
             self.store, nearest=self._nearest, corpus=self._corpus, centered_vectors=self.centered_vectors,
             offsets=self.language_offsets, embedder=self._get_embedder, query_cache=self._query_cache,
+            lexical=self._lexical_search, lexical_count=self._lexical_count,
         )  # fmt: skip
 
     def _nearest(

@@ -116,13 +116,6 @@ def analyze_query(text: str, languages: tuple[str, ...] = LANGUAGES) -> list[str
     return list(seen)
 
 
-def fts_match_expression(terms: list[str]) -> str | None:
-    """An FTS5 MATCH string OR-ing the terms, each double-quoted so user input can never be parsed
-    as FTS5 syntax (AND/OR/NOT, parentheses, "*", column filters ":"). None when nothing is left."""
-    quoted = ['"' + t.replace('"', '""') + '"' for t in terms if t]
-    return " OR ".join(quoted) if quoted else None
-
-
 def query_word_variants(text: str, languages: tuple[str, ...] = LANGUAGES) -> list[frozenset[str]]:
     """Per distinct query word (stopwords in every language dropped), its terms under every
     language's analysis: a word counts as matched in a passage when any variant is there."""

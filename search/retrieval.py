@@ -30,6 +30,8 @@ Ranked = list[tuple[int, float]]
 DenseSearch = Callable[["np.ndarray", int, "np.ndarray | None"], Ranked]
 # (query vector, k, allowed ids, hub weight) -> the k best by dense score, ties by id
 NearestSearch = Callable[["np.ndarray", int, "np.ndarray | None", float], Ranked]
+# (analysed query terms, allowed ids, k) -> the k best by BM25, ties by id
+LexicalSearch = Callable[[list[str], "np.ndarray | None", int], Ranked]
 
 
 class Retriever:
@@ -43,6 +45,8 @@ class Retriever:
         offsets: Callable[[], LanguageOffsets | None],
         embedder: Callable[[], Embedder],
         query_cache: QueryCache | None = None,
+        lexical: LexicalSearch | None = None,
+        lexical_count: Callable[[list[str], np.ndarray | None], int] | None = None,
     ) -> None:
         self.store = store
         self._nearest = nearest  # the k passages of best dense score (FAISS), ties by id
@@ -51,6 +55,8 @@ class Retriever:
         self._offsets = offsets
         self._embedder = embedder
         self._query_cache = query_cache
+        self._lexical = lexical  # BM25 top k (search.lexical_index); None: no lexical side
+        self._lexical_count = lexical_count
 
     def rank(
         self, request: SearchRequest, filters: PassageFilter, pool: int
@@ -59,9 +65,10 @@ class Retriever:
         the query vector; None in lexical mode or when nothing matches)."""
         qv: np.ndarray | None = None
         if request.mode == "lexical":
-            match = lexical.fts_match_expression(lexical.analyze_query(request.q))
-            ranked = self.lexical(match, filters, pool)
-            total = self.store.lexical_count(match, filters) if match else 0
+            allowed = None if filters.is_empty else self.store.allowed_ids(filters)
+            terms = lexical.analyze_query(request.q)
+            ranked = self.lexical(terms, allowed, pool)
+            total = self._lexical_count(terms, allowed) if terms and self._lexical_count else 0
         else:
             allowed = None if filters.is_empty else self.store.allowed_ids(filters)
             total = self.store.passage_count() if allowed is None else len(allowed)
@@ -154,8 +161,9 @@ class Retriever:
                 out.append((vid, pooled_mean + (score - mean) / sd * pooled_sd))
         return fusion.ranked(dict(out))[:k]
 
-    def lexical(self, match: str | None, filters: PassageFilter, k: int) -> Ranked:
-        return self.store.lexical_search(match, filters, k) if match else []
+    def lexical(self, terms: list[str], allowed: np.ndarray | None, k: int) -> Ranked:
+        """The k best passages by BM25 over ``terms`` among ``allowed`` (None: all)."""
+        return self._lexical(terms, allowed, k) if terms and self._lexical else []
 
     def hybrid(
         self,
@@ -172,7 +180,7 @@ class Retriever:
             _, top = self._centered_vectors([v for v, _ in dense[: request.feedback]])
             qv = fusion.pseudo_relevance_query(qv, top, request.feedback_weight)
             dense = dense_search(qv, pool, allowed)
-        lex = self.lexical(lexical.fts_match_expression(lexical.analyze_query(request.q)), filters, pool)
+        lex = self.lexical(lexical.analyze_query(request.q), allowed, pool)
         if request.fusion == "rrf":
             scores = fusion.rrf([[v for v, _ in dense], [v for v, _ in lex]], request.rrf_k)
         else:

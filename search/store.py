@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from search.hubness import HubReference
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Columns added since version 1 (ALTER TABLE on open): an index built by an older nordsearch keeps
 # working; its passages simply have no sentence vectors (snippets then pick by matched terms) and
 # their hub scores are computed at the next write.
@@ -43,6 +43,13 @@ _MIGRATIONS = {
     # the theme table (created by _SCHEMA) filled from the passages stored before it existed
     4: [
         "INSERT OR IGNORE INTO passage_themes(theme, passage) SELECT j.value, p.rowid FROM passages p, json_each(p.themes) j"
+    ],
+    # BM25 moved to search.lexical_index (in memory, derived from the lexical column like FAISS)
+    5: [
+        "DROP TRIGGER IF EXISTS passages_ai",
+        "DROP TRIGGER IF EXISTS passages_ad",
+        "DROP TRIGGER IF EXISTS passages_au",
+        "DROP TABLE IF EXISTS passages_fts",
     ],
 }
 
@@ -88,21 +95,6 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_language ON passages(language);
--- External-content FTS5 over the analysed terms; triggers keep it in the same transaction as
--- the passages (ON DELETE CASCADE fires the delete trigger too).
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    lexical, content='passages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 0'
-);
-CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts(rowid, lexical) VALUES (new.rowid, new.lexical);
-END;
-CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, lexical) VALUES ('delete', old.rowid, old.lexical);
-END;
-CREATE TRIGGER IF NOT EXISTS passages_au AFTER UPDATE OF lexical ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, lexical) VALUES ('delete', old.rowid, old.lexical);
-    INSERT INTO passages_fts(rowid, lexical) VALUES (new.rowid, new.lexical);
-END;
 -- Each passage's themes as rows, kept by triggers like the FTS table: a theme filter is an index
 -- lookup, not a JSON scan of every passage.
 CREATE TABLE IF NOT EXISTS passage_themes (
@@ -731,31 +723,15 @@ class Store:
         rows = self._query(f"SELECT p.rowid FROM passages p{join} WHERE {where} ORDER BY p.rowid", params)
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def lexical_search(self, match: str, filters: PassageFilter, limit: int) -> list[tuple[int, float]]:
-        """BM25 over the FTS5 table restricted by the filter: [(vector id, score)], best first.
-
-        FTS5's bm25() is "lower is better" (negative); scores returned here are negated so that
-        higher is better everywhere in the search package.
-        """
-        where, params = filters.to_sql()
-        rows = self._query(
-            "SELECT p.rowid, bm25(passages_fts) AS s FROM passages_fts"
-            " JOIN passages p ON p.rowid = passages_fts.rowid"
-            " JOIN documents d ON d.document_id = p.document_id"
-            f" WHERE passages_fts MATCH ? AND {where} ORDER BY s, p.rowid LIMIT ?",
-            [match, *params, int(limit)],
-        )
-        return [(int(r[0]), -float(r[1])) for r in rows]
-
-    def lexical_count(self, match: str, filters: PassageFilter) -> int:
-        where, params = filters.to_sql()
-        rows = self._query(
-            "SELECT count(*) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid"
-            " JOIN documents d ON d.document_id = p.document_id"
-            f" WHERE passages_fts MATCH ? AND {where}",
-            [match, *params],
-        )
-        return int(rows[0][0])
+    def lexical_rows(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """[(vector id, analysed terms)] of up to ``limit`` passages with ids above ``after``, in
+        id order: the lexical index (search.lexical_index) is built from these in chunks."""
+        return [
+            (int(r[0]), r[1])
+            for r in self._query(
+                "SELECT rowid, lexical FROM passages WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, limit)
+            )
+        ]
 
     def theme_counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """(passages per theme, documents per theme), most common first."""

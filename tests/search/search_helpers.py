@@ -73,3 +73,11 @@ def make_file(
 
 def vectors_for(embedder: FakeEmbedder, f: IngestedFile) -> np.ndarray:
     return embedder.embed_passages([p.text for p in f.passages])
+
+
+# SQLite FTS5 is the reference search.lexical_index is tested against (it was the product's BM25).
+def fts_match_expression(terms: list[str]) -> str | None:
+    """An FTS5 MATCH string OR-ing the terms, each double-quoted so user input can never be parsed
+    as FTS5 syntax (AND/OR/NOT, parentheses, "*", column filters ":"). None when nothing is left."""
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms if t]
+    return " OR ".join(quoted) if quoted else None

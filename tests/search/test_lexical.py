@@ -7,13 +7,13 @@ import unicodedata
 import Stemmer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from search_helpers import fts_match_expression
 
 from search.lexical import (
     analyze,
     analyze_passage,
     analyze_query,
     finnish_fold,
-    fts_match_expression,
     tokenize,
 )
 

@@ -27,10 +27,8 @@ def _upsert(store: Store, embedder: FakeEmbedder, f):
     return store.upsert_document(f, vectors_for(embedder, f))
 
 
-def _fts_rows(store: Store) -> int:
-    # external-content FTS5: count the index's own rows via a term we know, plus integrity check
-    store._conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')")
-    return store._conn.execute("SELECT count(*) FROM passages_fts_docsize").fetchone()[0]
+def _lexical_rows(store: Store) -> int:
+    return len(store.lexical_rows(0, 1_000_000))
 
 
 def test_upsert_and_read_back(store, embedder):
@@ -48,14 +46,18 @@ def test_upsert_and_read_back(store, embedder):
     ids, matrix = store.all_vectors()
     assert list(ids) == res.added_ids and matrix.dtype == np.float32
     np.testing.assert_allclose(matrix, vectors_for(embedder, f))
-    assert _fts_rows(store) == 2
+    assert store.lexical_rows(0, 10) == [
+        (res.added_ids[0], "green roof citi"),
+        (res.added_ids[1], "bus lane"),
+    ]
+    assert store.lexical_rows(res.added_ids[0], 10) == [(res.added_ids[1], "bus lane")]
 
 
 def test_upsert_replaces_same_document_id(store, embedder):
     first = _upsert(store, embedder, make_file("d1", ["one", "two", "three"]))
     second = _upsert(store, embedder, make_file("d1", ["uno"]))
     assert sorted(second.removed_ids) == sorted(first.added_ids)
-    assert store.passage_count() == 1 and _fts_rows(store) == 1
+    assert store.passage_count() == 1 and _lexical_rows(store) == 1
     # vector ids are never reused: a stale FAISS file can't point at the new passage
     assert not set(second.added_ids) & set(first.added_ids)
 
@@ -65,19 +67,19 @@ def test_upsert_replaces_same_source_with_new_content(store, embedder):
     _upsert(store, embedder, make_file("new", ["new text"], source="/d/plan.pdf"))
     assert store.get_document("old") is None
     assert [d.document_id for d in store.list_documents()] == ["new"]
-    assert store.passage_count() == 1 and _fts_rows(store) == 1
+    assert store.passage_count() == 1 and _lexical_rows(store) == 1
     assert store.has_current("/d/plan.pdf", "new") and not store.has_current("/d/plan.pdf", "old")
 
 
-def test_delete_cascades_to_passages_and_fts(store, embedder):
+def test_delete_cascades_to_passages(store, embedder):
     _upsert(store, embedder, make_file("d1", ["a b", "c d"], source="/x/1"))
     _upsert(store, embedder, make_file("d2", ["e f"], source="/x/2"))
     removed = store.delete_document("d1")
     assert len(removed) == 2
-    assert store.passage_count() == 1 and _fts_rows(store) == 1 and store.passages_of("d1") == []
+    assert store.passage_count() == 1 and _lexical_rows(store) == 1 and store.passages_of("d1") == []
     assert store.delete_document("d1") == []
     assert len(store.delete_source("/x/2")) == 1
-    assert store.passage_count() == 0 and _fts_rows(store) == 0 and store.file_state("/x/2") is None
+    assert store.passage_count() == 0 and _lexical_rows(store) == 0 and store.file_state("/x/2") is None
 
 
 def test_every_write_bumps_generation(store, embedder):
@@ -107,7 +109,7 @@ def test_failure_mid_upsert_keeps_previous_version(store, embedder, monkeypatch)
         _upsert(store, embedder, make_file("d1", ["second one", "second two", "second three"], source="/s/1"))
     assert (store.generation(), store.passage_count(), store.all_vectors()[0].tolist()) == before
     assert [p.text for p in store.passages_of("d1")] == ["first version one", "first version two"]
-    assert _fts_rows(store) == 2
+    assert _lexical_rows(store) == 2
     monkeypatch.setattr(lexical, "analyze_passage", real)
     _upsert(store, embedder, make_file("d1", ["second one"], source="/s/1"))  # the store is still usable
     assert store.passage_count() == 1
@@ -146,7 +148,7 @@ def test_process_killed_mid_upsert_keeps_committed_documents(tmp_path: Path):
         assert s.passage_count() == 2 and s.get_document("d2") is None
         assert len(s.all_vectors()[0]) == 2
         assert s.generation() == 1
-        assert _fts_rows(s) == 2
+        assert _lexical_rows(s) == 2
     finally:
         s.close()
 
@@ -190,7 +192,7 @@ def test_list_documents_filters_and_pages(store, embedder):
     assert store.count_documents(DocumentFilter(source_prefix="/docs/d1")) == 1
 
 
-def test_allowed_ids_and_lexical_search_share_the_filter(store, embedder):
+def test_allowed_ids_follow_language_and_theme_filters(store, embedder):
     _upsert(
         store,
         embedder,
@@ -203,12 +205,7 @@ def test_allowed_ids_and_lexical_search_share_the_filter(store, embedder):
     )
     assert len(store.allowed_ids(PassageFilter(themes=["mobility"]))) == 2
     assert len(store.allowed_ids(PassageFilter(languages=["sv"]))) == 1
-    expr = lexical.fts_match_expression(lexical.analyze_query("joukkoliikenne"))
-    assert [vid for vid, _ in store.lexical_search(expr, PassageFilter(), 10)] == list(
-        store.allowed_ids(PassageFilter(languages=["fi"]))
-    )
-    assert store.lexical_search(expr, PassageFilter(languages=["sv"]), 10) == []
-    assert store.lexical_count(expr, PassageFilter()) == 1
+    assert len(store.allowed_ids(PassageFilter(languages=["sv"], themes=["green"]))) == 0
 
 
 def test_reanalyses_when_analyzer_changes(tmp_path: Path, embedder, monkeypatch):
@@ -220,7 +217,7 @@ def test_reanalyses_when_analyzer_changes(tmp_path: Path, embedder, monkeypatch)
     monkeypatch.setattr(lexical, "ANALYZER_VERSION", "test-next")
     monkeypatch.setattr(lexical, "analyze_passage", lambda text, lang: "changedterm")
     s = Store(tmp_path / "s.sqlite")
-    assert s.lexical_count('"changedterm"', PassageFilter()) == 1
+    assert [terms for _, terms in s.lexical_rows(0, 10)] == ["changedterm"]
     s.close()
 
 
