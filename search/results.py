@@ -3,6 +3,7 @@ collapsed, grouped by document when asked, and snippets with the best sentence."
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -112,11 +113,13 @@ def add_snippets(
             sims = matrix @ qv
         spans = spans or sentence_spans(h.text, h.language)
         texts = [h.text[s:e] for s, e in spans]
-        counts = [len(matched_spans(t, h.language, terms)) for t in texts]
+        matches = matched_spans(h.text, h.language, terms)  # once per passage, counted per sentence
+        starts = [a for a, _ in matches]
+        counts = [bisect.bisect_left(starts, e) - bisect.bisect_left(starts, s) for s, e in spans]
         best = (
             choose_best(texts, sims if sims is not None else np.zeros(len(spans)), counts) if spans else None
         )
-        snip = build_snippet(h.text, spans, best, terms, h.language)
+        snip = build_snippet(h.text, spans, best, terms, h.language, matches=matches)
         h.snippet, h.highlights, h.best_sentence, h.best_sentence_span = (
             snip.text, snip.highlights, snip.best_sentence, snip.best_span,
         )  # fmt: skip

@@ -20,7 +20,9 @@ SNIPPET_CHARS = 360  # target snippet length: the best sentence plus context on 
 MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut for the embedder
 TERM_BONUS = 0.02  # per matched query term: breaks near-ties in favour of the sentence with the words
 _WORD_RE = re.compile(r"[^\W_]+")
-_SPACE_RUN = re.compile(r"\s+")
+# whitespace _squash must rewrite: at either end, runs of two or more, and lone non-space characters
+# (a single plain space, by far the most common, stays as it is and costs nothing)
+_SQUASH_RE = re.compile(r"^\s+|\s+$|\s{2,}|[^\S ]")
 _SPLIT_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"'“(\[]?[A-ZÅÄÖÆØ0-9])|\n\s*\n")
 
 
@@ -63,9 +65,15 @@ def shorten_around(text: str, start: int, end: int, limit: int = SNIPPET_CHARS) 
     """A window of ``text`` of about ``limit`` characters containing [start, end), cut at word
     boundaries with "…" where text was dropped. Returns (snippet, offset of the window in text),
     where offset counts the leading "… " so spans map as ``span - offset``."""
+    lo, hi = _cut(text, start, end, limit)
+    return _windowed(text, lo, hi)
+
+
+def _cut(text: str, start: int, end: int, limit: int) -> tuple[int, int]:
+    """[lo, hi) of the text shorten_around keeps."""
     n = len(text)
     if n <= limit:
-        return text, 0
+        return 0, n
     length = end - start
     room = max(limit - length, 0)
     lo = max(0, start - room // 3)  # a third of the context before, two thirds after
@@ -78,8 +86,12 @@ def shorten_around(text: str, start: int, end: int, limit: int = SNIPPET_CHARS) 
     if hi < n:
         space = text.rfind(" ", end, hi)
         hi = space if space > end else hi
+    return lo, hi
+
+
+def _windowed(text: str, lo: int, hi: int) -> tuple[str, int]:
     prefix = "… " if lo > 0 else ""
-    suffix = " …" if hi < n else ""
+    suffix = " …" if hi < len(text) else ""
     return prefix + text[lo:hi] + suffix, lo - len(prefix)
 
 
@@ -103,9 +115,10 @@ def choose_best(sentence_texts: Sequence[str], sims: Sequence[float], term_count
 
 def build_snippet(
     text: str, spans: list[tuple[int, int]], best: int | None, terms: set[str], language: str,
-    limit: int = SNIPPET_CHARS,
+    limit: int = SNIPPET_CHARS, matches: list[list[int]] | None = None,
 ) -> Snippet:  # fmt: skip
-    """Whitespace-normalised snippet around sentence ``best`` with highlight spans relative to it."""
+    """Whitespace-normalised snippet around sentence ``best`` with highlight spans relative to it.
+    ``matches``: matched_spans(text, language, terms), when the caller has them already."""
     if best is None or not spans:
         start, end = 0, min(len(text), limit)
     else:
@@ -113,12 +126,20 @@ def build_snippet(
     # normalise whitespace first, keeping a map from old to new offsets
     flat, mapping = _squash(text)
     s, e = mapping[start], mapping[end]
-    window, offset = shorten_around(flat, s, e, limit)
+    lo, hi = _cut(flat, s, e, limit)
+    window, offset = _windowed(flat, lo, hi)
     best_text = flat[s:e].strip()
     best_span = [s - offset, e - offset] if best is not None and best_text else None
-    return Snippet(
-        window, matched_spans(window, language, terms), best_text if best is not None else "", best_span
-    )
+    if matches is None:
+        matches = matched_spans(text, language, terms)
+    # a word holds no whitespace, so it keeps its length in the squashed text: the highlights
+    # are the passage's matched words that lie wholly inside the kept text, moved by the offset
+    highlights = [
+        [mapping[a] - offset, mapping[a] - offset + (b - a)]
+        for a, b in matches
+        if lo <= mapping[a] and mapping[a] + (b - a) <= hi
+    ]
+    return Snippet(window, highlights, best_text if best is not None else "", best_span)
 
 
 def _squash(text: str) -> tuple[str, list[int]]:
@@ -128,12 +149,12 @@ def _squash(text: str) -> tuple[str, list[int]]:
     mapping: list[int] = []
     n = 0  # length of the output so far
     pos = 0
-    # run by run, not character by character: this is on every hit's path
-    for m in _SPACE_RUN.finditer(text):
-        word = text[pos : m.start()]
-        mapping.extend(range(n, n + len(word)))
-        out.append(word)
-        n += len(word)
+    # run by run, only where whitespace changes: this is on every hit's path
+    for m in _SQUASH_RE.finditer(text):
+        kept = text[pos : m.start()]
+        mapping.extend(range(n, n + len(kept)))
+        out.append(kept)
+        n += len(kept)
         gap = m.end() - m.start()
         if n and m.end() < len(text):  # an inner run becomes one space (after it: the next word)
             mapping.append(n)
@@ -143,9 +164,9 @@ def _squash(text: str) -> tuple[str, list[int]]:
         else:  # leading or trailing whitespace is dropped
             mapping.extend([n] * gap)
         pos = m.end()
-    word = text[pos:]
-    mapping.extend(range(n, n + len(word)))
-    out.append(word)
-    n += len(word)
+    kept = text[pos:]
+    mapping.extend(range(n, n + len(kept)))
+    out.append(kept)
+    n += len(kept)
     mapping.append(n)
     return "".join(out), mapping

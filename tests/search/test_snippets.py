@@ -119,3 +119,35 @@ def test_squash_collapses_whitespace_and_maps_every_offset(text):
     from search.snippets import _squash
 
     assert _squash(text) == _squash_reference(text)
+
+
+_WORDS = [
+    "cykelbana",
+    "snöröjning",
+    "vinter",
+    "staden",
+    "och",
+    "i",
+    "plogas",
+    "bussar",
+    "Cykelbanor",
+    "tidigt",
+]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_WORDS), st.sampled_from([" ", " ", " ", "  ", "\n", ". ", ".\n\n"])),
+        max_size=120,
+    ),
+    st.integers(min_value=0, max_value=200),
+)
+def test_highlights_are_the_matched_words_of_the_snippet_itself(words, pick):
+    """build_snippet maps the passage's matched words into the window; the definition is the
+    words matched in the window's own text."""
+    text = "".join(w + sep for w, sep in words)
+    spans = sentence_spans(text, "sv") if text.strip() else []
+    best = pick % len(spans) if spans else None
+    terms = query_terms("cykelbana snöröjning i staden")
+    snip = build_snippet(text, spans, best, terms, "sv")
+    assert snip.highlights == matched_spans(snip.text, "sv", terms)
