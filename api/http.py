@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,7 +45,12 @@ class IndexHolder:
             from search.embedder import get_embedder
 
             self.embedder = PrefetchEmbedder(get_embedder(self.settings))
-            self.index = open_index(self.index_dir, self.settings, create=True, embedder=self.embedder)
+            index = open_index(self.index_dir, self.settings, create=True, embedder=self.embedder)
+            try:
+                index.warm()  # ready means a search answers at full speed, not after a cold load
+            except Exception:  # e.g. no model here: lexical search and listings still work
+                logging.getLogger("nordsearch").warning("could not warm the index", exc_info=True)
+            self.index = index
         except Exception as exc:  # reported by /ready and every index route, not a crash loop
             self.error = f"{type(exc).__name__}: {exc}"
 

@@ -670,6 +670,16 @@ class SearchIndex:
 
     # -- search ---------------------------------------------------------------------------------
 
+    def warm(self) -> None:
+        """Load now what the first search would: the vectors, the lexical index, the language
+        offsets and the model (a server calls this before it reports ready)."""
+        if self.store.model() is None:
+            return
+        self._ensure_vectors()
+        self._lexical_index()
+        self.language_offsets()
+        self._get_embedder().embed_queries(["warm-up"])
+
     def search(self, request: SearchRequest) -> SearchResponse:
         filters = request.filter()
         need = request.offset + request.k

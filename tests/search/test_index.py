@@ -356,3 +356,25 @@ def test_search_never_builds_hnsw_but_save_does(index_dir, embedder):
         assert json.loads((index_dir / MANIFEST_FILE).read_text())["index_type"] == "hnsw"
     finally:
         idx.close()
+
+
+def test_warm_loads_what_the_first_search_needs(index_dir, embedder, monkeypatch):
+    with SearchIndex.open(index_dir, embedder) as idx:
+        _corpus(idx)
+    idx = SearchIndex.open(index_dir, embedder)
+    try:
+        idx.warm()
+        from search import lexical_cache
+        from search.vectors import VectorIndex
+
+        def no_load(*_args, **_kwargs):
+            raise AssertionError("warm() should have loaded it")
+
+        monkeypatch.setattr(VectorIndex, "load", no_load)
+        monkeypatch.setattr(lexical_cache, "load", no_load)
+        monkeypatch.setattr(lexical_cache, "build", no_load)
+        assert len(idx.search(SearchRequest("bus lanes", k=3)).results) == 3
+    finally:
+        idx.close()
+    with SearchIndex.open(index_dir / "empty", embedder) as empty:
+        empty.warm()  # nothing indexed yet: nothing to load, no error
