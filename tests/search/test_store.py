@@ -293,6 +293,7 @@ def test_theme_rows_follow_inserts_updates_deletes_and_migrate_from_version_3(tm
     )
     with s.transaction() as c:
         c.execute("UPDATE passages SET themes = '[\"green\"]' WHERE document_id = 'd1' AND ordinal = 0")
+        s._bump_generation()  # as every write does: filter answers are kept per generation
     assert (admitted(s, "transport"), admitted(s, "green")) == (1, 2)
     s.delete_document("d2")
     assert admitted(s, "green") == 1
@@ -307,6 +308,15 @@ def test_theme_rows_follow_inserts_updates_deletes_and_migrate_from_version_3(tm
         assert (admitted(s, "transport"), admitted(s, "cycling"), admitted(s, "green")) == (1, 1, 1)
     finally:
         s.close()
+
+
+def test_a_filter_answer_is_kept_until_the_next_write(store, embedder):
+    _upsert(store, embedder, make_file("d1", ["trams"], themes=[["transport"]]))
+    first = store.allowed_ids(PassageFilter(themes=["transport"]))
+    assert store.allowed_ids(PassageFilter(themes=["transport"])) is first  # the kept answer
+    added = _upsert(store, embedder, make_file("d2", ["buses"], themes=[["transport"]])).added_ids
+    assert list(store.allowed_ids(PassageFilter(themes=["transport"]))) == [*first, *added]
+    assert list(store.allowed_ids(PassageFilter(themes=["transport"], languages=["sv"]))) == []
 
 
 def test_sentence_vectors_and_hub_scores_are_stored_with_the_passage(store, embedder):
