@@ -75,6 +75,21 @@ def test_hnsw_past_threshold_and_filtered(monkeypatch, exact_max):
     assert list(labels[0]) == _brute(m[5], ids, m, 10, strict)
 
 
+def test_hnsw_filter_keeping_a_large_share_finds_the_admitted_best_even_far_from_the_query():
+    ids, m = _data(2000)
+    vi = VectorIndex.build(ids, m, hnsw_threshold=1000)
+    q = m[5]
+    half = ids[::2]  # near the query and far: the over-fetched walk finds twice k of them
+    _, labels = vi.search(q[None, :], 10, half)
+    assert set(labels[0]) <= set(half) and len(set(labels[0]) & set(_brute(q, ids, m, 10, half))) >= 9
+    # the 30% farthest from the query: the walk's candidates are all excluded, so it scans them
+    far = np.sort(np.asarray(_brute(-q, ids, m, 600), dtype=np.int64))
+    scores, labels = vi.search(q[None, :], 10, far)
+    exact = np.sort(m[np.searchsorted(ids, far)] @ q)[::-1][:10]
+    assert set(labels[0]) <= set(far)
+    np.testing.assert_allclose(scores[0], exact, atol=2e-3)  # float16 storage
+
+
 def test_add_and_remove_flat():
     ids, m = _data(20)
     vi = VectorIndex.build(ids[:10], m[:10])
