@@ -202,6 +202,7 @@ class Store:
         self._readers_lock = threading.Lock()  # not _lock: a long write must not delay a new reader
         self._allowed: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()  # see allowed_ids
         self._allowed_lock = threading.Lock()
+        self._count: tuple[int, int] | None = None  # (generation, passages): see passage_count
         c = self._conn
         c.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed document survives power loss, not just a process crash; indexing
@@ -676,7 +677,16 @@ class Store:
         return ids, matrix, [r[2] for r in rows], [r[3] for r in rows]
 
     def passage_count(self) -> int:
-        return int(self._query("SELECT count(*) FROM passages")[0][0])
+        """Passages stored; counted once per generation (every unfiltered search reports it, and
+        counting 1M rows takes ~8 ms)."""
+        generation = self.generation()  # before counting: a write in between only makes it recount
+        cached = self._count
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        count = int(self._query("SELECT count(*) FROM passages")[0][0])
+        if self._tx_owner != threading.get_ident():  # inside a transaction it may yet roll back
+            self._count = (generation, count)
+        return count
 
     def vector_ids(self) -> np.ndarray:
         """Every passage's vector id (int64, sorted): lets a reader catch up without re-reading vectors."""
@@ -738,6 +748,8 @@ class Store:
                 break
         out = admitted if admitted is not None else np.zeros(0, dtype=np.int64)
         out.setflags(write=False)
+        if self._tx_owner == threading.get_ident():  # inside a transaction it may yet roll back
+            return out
         with self._allowed_lock:
             self._allowed[key] = out
             while len(self._allowed) > ALLOWED_CACHE:
