@@ -137,4 +137,5 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Load and validate the taxonomy file (default: ingest/themes.yaml beside this module)."""
     source = Path(path) if path is not None else DEFAULT_TAXONOMY_PATH
     with source.open(encoding="utf-8") as fh:
-        return parse_taxonomy(yaml.safe_load(fh))
+        # the C loader when PyYAML has it: 5x faster, and every process loads this file
+        return parse_taxonomy(yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506

@@ -451,12 +451,15 @@ class SearchIndex:
                     self._lexical, self._lexical_generation = loaded.index, loaded.generation
                     if loaded.generation == generation:
                         return loaded.index
-            if self._lexical is None:
-                self._lexical = lexical_cache.build(self.store)
+            index = self._lexical
+            if index is None:
+                self._lexical = index = lexical_cache.build(self.store)
+                if not self._lock.held:  # a writer of our own saves it at save(); keep a build for others
+                    self._unless_writing(lambda: lexical_cache.save(index, self.path, generation))
             else:
-                lexical_cache.catch_up(self._lexical, self.store)
+                lexical_cache.catch_up(index, self.store)  # small: left for save() to persist
             self._lexical_generation = generation
-            return self._lexical
+            return index
 
     def _lexical_search(
         self, terms: list[str], allowed: np.ndarray | None, k: int
@@ -645,11 +648,19 @@ class SearchIndex:
         return rebuilt
 
     def _try_save(self) -> None:
-        """Persist a brought-up-to-date index, but only if no other process is writing right now
-        (never wait for the lock: this runs inside a search)."""
+        """Persist a brought-up-to-date vector index, unless another process is writing right now."""
         model = self.store.model()
         if self._vectors is None or model is None:
             return
+        vectors, generation, transform = self._vectors, self._vectors_generation, self._vectors_transform
+        self._unless_writing(
+            lambda: vectors.save(self.path, model=model[0], generation=generation, transform=transform)
+        )
+
+    def _unless_writing(self, save: Callable[[], object]) -> None:
+        """Run ``save`` holding the writer lock, but only if nobody else holds it: a derived file
+        rebuilt inside a search (e.g. of an index from an older nordsearch) is kept for the next
+        process, and a search never waits for a writer."""
         temp = None
         if not self._lock.held:
             temp = WriterLock(self.path / LOCK_FILE, timeout=0)
@@ -658,12 +669,7 @@ class SearchIndex:
             except IndexLockedError:
                 return
         try:
-            self._vectors.save(
-                self.path,
-                model=model[0],
-                generation=self._vectors_generation,
-                transform=self._vectors_transform,
-            )
+            save()
         finally:
             if temp is not None:
                 temp.release()

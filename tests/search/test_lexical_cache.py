@@ -96,3 +96,19 @@ def test_a_torn_file_is_rebuilt(index_dir: Path, embedder, garbage: bytes):
     (index_dir / lexical_cache.LEXICAL_FILE).write_bytes(garbage)
     with SearchIndex.open(index_dir, embedder) as idx:
         assert _lexical(idx, "bus lanes", languages=["en"]) == expected and expected
+
+
+def test_a_build_inside_a_search_is_kept_for_the_next_process(index_dir: Path, embedder, monkeypatch):
+    with SearchIndex.open(index_dir, embedder) as idx:
+        _docs(idx)
+    for name in (lexical_cache.LEXICAL_FILE, lexical_cache.LEXICAL_MANIFEST):
+        (index_dir / name).unlink()  # as in an index from before the lexical index existed
+    reader = SearchIndex.open(index_dir, embedder)
+    try:
+        expected = _lexical(reader, "winter cycling")
+    finally:
+        reader.close()
+    assert (index_dir / lexical_cache.LEXICAL_FILE).exists()
+    _no_build(monkeypatch)
+    with SearchIndex.open(index_dir, embedder) as idx:
+        assert _lexical(idx, "winter cycling") == expected
