@@ -68,20 +68,13 @@ def catch_up(index: LexicalIndex, store: Store) -> bool:
 
 def load(directory: Path) -> Loaded | None:
     """The saved index, or None when missing, unreadable or built with another analyser/format."""
-    try:
-        manifest = json.loads((Path(directory) / LEXICAL_MANIFEST).read_text(encoding="utf-8"))
-        generation, saved_stamp, count = (
-            int(manifest["generation"]),
-            str(manifest["stamp"]),
-            int(manifest["count"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if saved_stamp != stamp():
+    manifest = _manifest(directory)
+    if manifest is None:
         return None
     index = LexicalIndex.load(Path(directory) / LEXICAL_FILE)
     if index is None:
         return None
+    generation, count = manifest
     # the file and the manifest disagree (a crash between the two writes): catch up from the store
     return Loaded(index, generation if index.count == count else -1)
 
@@ -96,8 +89,16 @@ def save(index: LexicalIndex, directory: Path, generation: int) -> None:
 
 def saved_generation(directory: Path) -> int | None:
     """The generation recorded beside the saved file (None when absent or of another stamp)."""
+    manifest = _manifest(directory)
+    return None if manifest is None else manifest[0]
+
+
+def _manifest(directory: Path) -> tuple[int, int] | None:
+    """(generation, count) from lexical.json when it is readable and of this stamp, else None."""
     try:
-        manifest = json.loads((Path(directory) / LEXICAL_MANIFEST).read_text(encoding="utf-8"))
-        return int(manifest["generation"]) if manifest.get("stamp") == stamp() else None
+        data = json.loads((Path(directory) / LEXICAL_MANIFEST).read_text(encoding="utf-8"))
+        if str(data["stamp"]) != stamp():
+            return None
+        return int(data["generation"]), int(data["count"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

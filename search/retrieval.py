@@ -64,13 +64,12 @@ class Retriever:
         """(the ``pool`` best passages for the request, how many passages match its filters,
         the query vector; None in lexical mode or when nothing matches)."""
         qv: np.ndarray | None = None
+        allowed = None if filters.is_empty else self.store.allowed_ids(filters)
         if request.mode == "lexical":
-            allowed = None if filters.is_empty else self.store.allowed_ids(filters)
             terms = lexical.analyze_query(request.q)
             ranked = self.lexical(terms, allowed, pool)
             total = self._lexical_count(terms, allowed) if terms and self._lexical_count else 0
         else:
-            allowed = None if filters.is_empty else self.store.allowed_ids(filters)
             total = self.store.passage_count() if allowed is None else len(allowed)
             if total == 0:
                 ranked = []
@@ -79,7 +78,7 @@ class Retriever:
                 if request.mode == "dense":
                     ranked = self.dense_for(request)(qv, pool, allowed)
                 else:
-                    ranked = self.hybrid(request, qv, filters, allowed, pool)
+                    ranked = self.hybrid(request, qv, allowed, pool)
         return ranked, total, qv
 
     def query_vector(self, q: str) -> np.ndarray:
@@ -169,7 +168,6 @@ class Retriever:
         self,
         request: SearchRequest,
         qv: np.ndarray,
-        filters: PassageFilter,
         allowed: np.ndarray | None,
         pool: int,
     ) -> Ranked:
