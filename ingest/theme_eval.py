@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.records import IngestedFile
-from ingest.themes import (
+from nordsearch.ingest.records import IngestedFile
+from nordsearch.ingest.themes import (
     DEFAULT_THRESHOLDS_PATH,
     EmbedFn,
     ThemeTagger,

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ingest.records import LANGUAGES, normalize_language
-from ingest.taxonomy import Taxonomy
+from nordsearch.ingest.records import LANGUAGES, normalize_language
+from nordsearch.ingest.taxonomy import Taxonomy
 
 DEFAULT_THRESHOLDS_PATH = Path(__file__).resolve().parent / "theme_thresholds.yaml"
 

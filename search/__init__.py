@@ -4,11 +4,11 @@ Importing this package is cheap on purpose: numpy, faiss and sentence-transforme
 imported inside the functions that need them, so the CLI and API start fast.
 """
 
-from search.embedder import Embedder, SentenceTransformerEmbedder, get_embedder
-from search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchError
-from search.filters import DocumentFilter, PassageFilter
-from search.index import IndexStats, SearchIndex
-from search.query import SearchHit, SearchRequest, SearchResponse
+from nordsearch.search.embedder import Embedder, SentenceTransformerEmbedder, get_embedder
+from nordsearch.search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchError
+from nordsearch.search.filters import DocumentFilter, PassageFilter
+from nordsearch.search.index import IndexStats, SearchIndex
+from nordsearch.search.query import SearchHit, SearchRequest, SearchResponse
 
 __all__ = [
     "DocumentFilter",

@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ingest.extract import supported_suffixes
-from ingest.records import IngestedFile, IngestError, content_hash
+from nordsearch.ingest.extract import supported_suffixes
+from nordsearch.ingest.records import IngestedFile, IngestError, content_hash
 
 if TYPE_CHECKING:
-    from search.index import SearchIndex
+    from nordsearch.search.index import SearchIndex
 
 Status = Literal["indexed", "unchanged", "failed", "removed"]
 
@@ -152,7 +152,7 @@ def source_key(path: Path) -> str:
 
 def _ingest_worker(path_str: str) -> IngestedFile | IngestError:
     # Runs in a worker process: errors travel back as values, never as a dead pool.
-    from ingest.pipeline import ingest_file
+    from nordsearch.ingest.pipeline import ingest_file
 
     try:
         return ingest_file(Path(path_str))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ingest.records import LANGUAGES, normalize_language
+from nordsearch.ingest.records import LANGUAGES, normalize_language
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,7 +35,7 @@ CENTERING_VERSION = "1"
 
 def parallel_texts() -> dict[str, list[str]]:
     """Per language, the same list of texts (taxonomy labels and definitions), aligned by position."""
-    from ingest.taxonomy import load_taxonomy
+    from nordsearch.ingest.taxonomy import load_taxonomy
 
     out: dict[str, list[str]] = {lang: [] for lang in LANGUAGES}
     for theme in load_taxonomy():

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from search.centering import LanguageStats
-from search.embedder import normalize_rows
+from nordsearch.search.centering import LanguageStats
+from nordsearch.search.embedder import normalize_rows
 
 if TYPE_CHECKING:
     import numpy as np

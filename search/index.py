@@ -23,20 +23,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.records import Document, IngestedFile, Passage
-from search import lexical_cache, results
-from search.centering import LanguageOffsets, parallel_texts, texts_fingerprint
-from search.corpus_view import CorpusView
-from search.embedder import QueryCache, embed_with_sentences
-from search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from search.filters import DocumentFilter
-from search.hubness import MAX_REFERENCE
-from search.locking import ReadWriteLock, WriterLock
-from search.query import SearchRequest, SearchResponse, SimilarItem
-from search.retrieval import TIE_MARGIN, Retriever
-from search.similar import SimilarCases
-from search.store import Store, stored_language
-from search.vectors import (
+from nordsearch.ingest.records import Document, IngestedFile, Passage
+from nordsearch.search import lexical_cache, results
+from nordsearch.search.centering import LanguageOffsets, parallel_texts, texts_fingerprint
+from nordsearch.search.corpus_view import CorpusView
+from nordsearch.search.embedder import QueryCache, embed_with_sentences
+from nordsearch.search.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
+from nordsearch.search.filters import DocumentFilter
+from nordsearch.search.hubness import MAX_REFERENCE
+from nordsearch.search.locking import ReadWriteLock, WriterLock
+from nordsearch.search.query import SearchRequest, SearchResponse, SimilarItem
+from nordsearch.search.retrieval import TIE_MARGIN, Retriever
+from nordsearch.search.similar import SimilarCases
+from nordsearch.search.store import Store, stored_language
+from nordsearch.search.vectors import (
     COMPACT_FRACTION,
     DEFAULT_HNSW_THRESHOLD,
     FLAT,
@@ -51,10 +51,10 @@ from search.vectors import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from ingest.themes import ThemeTagger
-    from search.embedder import Embedder
-    from search.hubness import HubReference
-    from search.lexical_index import LexicalIndex
+    from nordsearch.ingest.themes import ThemeTagger
+    from nordsearch.search.embedder import Embedder
+    from nordsearch.search.hubness import HubReference
+    from nordsearch.search.lexical_index import LexicalIndex
 
 STORE_FILE = "store.sqlite"
 LOCK_FILE = "write.lock"
@@ -237,8 +237,8 @@ class SearchIndex:
     def _get_tagger(self, embedder: Embedder) -> ThemeTagger:
         """The theme tagger, its definitions embedded with the index's own model (built once)."""
         if self._tagger is None:
-            from ingest.taxonomy import load_taxonomy
-            from ingest.themes import ThemeTagger
+            from nordsearch.ingest.taxonomy import load_taxonomy
+            from nordsearch.ingest.themes import ThemeTagger
 
             self._tagger = ThemeTagger(load_taxonomy(), embed_definitions=embedder.embed_passages)
         return self._tagger
@@ -250,7 +250,7 @@ class SearchIndex:
 
     def _get_embedder(self) -> Embedder:
         if self._embedder is None:
-            from search.embedder import get_embedder
+            from nordsearch.search.embedder import get_embedder
 
             embedder = get_embedder()
             self._check_embedder(embedder)
@@ -355,7 +355,7 @@ class SearchIndex:
             stale = changes >= (HUB_REFRESH_AT_SAVE if session_end else HUB_REFRESH_WHILE_WRITING) * size
         if self.store.model() is None or (size and not stale):
             return
-        from search.hubness import HubReference
+        from nordsearch.search.hubness import HubReference
 
         ids, matrix, _, languages = self.store.all_passage_vectors()
         reference, hubs = HubReference.build(self._center(matrix, languages), languages)

@@ -14,8 +14,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from ingest.records import LANGUAGES, normalize_language
-from search.stopwords import STOPWORDS
+from nordsearch.ingest.records import LANGUAGES, normalize_language
+from nordsearch.search.stopwords import STOPWORDS
 
 # Bump when analysis output changes: the store re-analyses every passage when it sees a new value.
 ANALYZER_VERSION = "1"

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search import lexical
-from search.fsutil import atomic_write_text
-from search.lexical_index import FORMAT_VERSION, LexicalIndex
+from nordsearch.search import lexical
+from nordsearch.search.fsutil import atomic_write_text
+from nordsearch.search.lexical_index import FORMAT_VERSION, LexicalIndex
 
 if TYPE_CHECKING:
-    from search.store import Store
+    from nordsearch.search.store import Store
 
 LEXICAL_FILE = "lexical.npz"
 LEXICAL_MANIFEST = "lexical.json"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.fsutil import atomic_write
+from nordsearch.search.fsutil import atomic_write
 
 if TYPE_CHECKING:
     import numpy as np

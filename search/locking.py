@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from search.errors import IndexLockedError
+from nordsearch.search.errors import IndexLockedError
 
 
 class WriterLock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from search.filters import PassageFilter
+from nordsearch.search.filters import PassageFilter
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["coverage", "weighted", "rrf"]

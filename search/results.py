@@ -7,10 +7,10 @@ import bisect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from search.duplicates import DuplicateFinder
-from search.quantize import unpack
-from search.query import SearchHit, SearchRequest
-from search.snippets import (
+from nordsearch.search.duplicates import DuplicateFinder
+from nordsearch.search.quantize import unpack
+from nordsearch.search.query import SearchHit, SearchRequest
+from nordsearch.search.snippets import (
     build_snippet,
     choose_best,
     matched_spans,
@@ -21,8 +21,8 @@ from search.snippets import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from search.centering import LanguageOffsets
-    from search.store import Store, StoredPassage
+    from nordsearch.search.centering import LanguageOffsets
+    from nordsearch.search.store import Store, StoredPassage
 
 ASSEMBLE_CHUNK = 256  # passages read from the store at a time while building a page
 

@@ -12,17 +12,17 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from search import fusion, lexical
+from nordsearch.search import fusion, lexical
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from search.centering import LanguageOffsets, LanguageStats
-    from search.corpus_view import CorpusView
-    from search.embedder import Embedder, QueryCache
-    from search.filters import PassageFilter
-    from search.query import SearchRequest
-    from search.store import Store
+    from nordsearch.search.centering import LanguageOffsets, LanguageStats
+    from nordsearch.search.corpus_view import CorpusView
+    from nordsearch.search.embedder import Embedder, QueryCache
+    from nordsearch.search.filters import PassageFilter
+    from nordsearch.search.query import SearchRequest
+    from nordsearch.search.store import Store
 
 TIE_MARGIN = 16
 
@@ -212,7 +212,7 @@ class Retriever:
 def language_weights(text: str) -> dict[str, float] | None:
     """Detector confidences per product language (None when detection is unavailable)."""
     try:
-        from ingest.language import language_scores
+        from nordsearch.ingest.language import language_scores
 
         return language_scores(text) or None
     except Exception:  # detection is an optimisation here, never a reason to fail a search

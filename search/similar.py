@@ -13,17 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.duplicates import normalized_text_key
-from search.embedder import normalize_rows
-from search.query import SimilarItem
-from search.retrieval import TIE_MARGIN, DenseSearch
+from nordsearch.search.duplicates import normalized_text_key
+from nordsearch.search.embedder import normalize_rows
+from nordsearch.search.query import SimilarItem
+from nordsearch.search.retrieval import TIE_MARGIN, DenseSearch
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from search.centering import LanguageOffsets
-    from search.corpus_view import CorpusView
-    from search.store import Store, StoredPassage
+    from nordsearch.search.centering import LanguageOffsets
+    from nordsearch.search.corpus_view import CorpusView
+    from nordsearch.search.store import Store, StoredPassage
 
 CHUNK_WORDS = 200  # like ingest's passages: long raw texts are embedded in pieces and averaged
 
@@ -91,7 +91,7 @@ class SimilarCases:
 
     def _same_documents(self, document_id: str) -> set[str]:
         """The document and its text twin (a PDF's *_text_twin.md is the same document)."""
-        from search.evaluate import doc_key
+        from nordsearch.search.evaluate import doc_key
 
         doc = self.store.get_document(document_id)
         out = {document_id}
@@ -153,7 +153,7 @@ class SimilarCases:
 
     def similar_to_file(self, path: Path, k: int = 10, *, passages: bool = False) -> list[SimilarItem]:
         """Documents most similar to a file that need not be indexed (the file itself excluded if it is)."""
-        from ingest.pipeline import ingest_file
+        from nordsearch.ingest.pipeline import ingest_file
 
         ingested = ingest_file(Path(path))
         texts = [p.text for p in ingested.passages]
@@ -194,7 +194,7 @@ def _chunks(text: str) -> list[str]:
 def _guess_language(text: str) -> str:
     """The text's language for centring; "" (left uncentred) when detection is unavailable."""
     try:
-        from ingest.language import detect_language
+        from nordsearch.ingest.language import detect_language
 
         return detect_language(text[:4000])[0] or ""
     except Exception:  # detection is an optimisation here, never a reason to fail

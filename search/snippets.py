@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from search import lexical
+from nordsearch.search import lexical
 
 SNIPPET_CHARS = 360  # target snippet length: the best sentence plus context on both sides
 MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut for the embedder
@@ -29,7 +29,7 @@ _SPLIT_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"'“(\[]?[A-ZÅÄÖÆØ0-9])|\n\s
 def sentence_spans(text: str, language: str) -> list[tuple[int, int]]:
     """[start, end) sentence offsets: ingest's sentence splitter, or a regex one if that fails."""
     try:
-        from ingest.sentences import sentence_spans as spans
+        from nordsearch.ingest.sentences import sentence_spans as spans
 
         out = spans(text, language)
     except Exception:  # a splitter failure must never fail a search: fall back to punctuation

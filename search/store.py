@@ -19,16 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.records import Document, IngestedFile, Passage, normalize_language
-from search import lexical
-from search.duplicates import signature
-from search.errors import IndexMismatchError
-from search.filters import DocumentFilter, PassageFilter
+from nordsearch.ingest.records import Document, IngestedFile, Passage, normalize_language
+from nordsearch.search import lexical
+from nordsearch.search.duplicates import signature
+from nordsearch.search.errors import IndexMismatchError
+from nordsearch.search.filters import DocumentFilter, PassageFilter
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from search.hubness import HubReference
+    from nordsearch.search.hubness import HubReference
 
 SCHEMA_VERSION = 5
 ALLOWED_CACHE = 8  # filters whose admitted ids are kept (Store.allowed_ids)
@@ -359,7 +359,7 @@ class Store:
         (per passage, search.hubness) are optional derived data stored beside each passage."""
         import numpy as np
 
-        from search.quantize import pack
+        from nordsearch.search.quantize import pack
 
         doc = ingested.document
         passages = ingested.passages
@@ -508,7 +508,7 @@ class Store:
         """The stored hub reference, or None when none was built yet."""
         import numpy as np
 
-        from search.hubness import HubReference
+        from nordsearch.search.hubness import HubReference
 
         raw = self.get_meta("hub_reference")
         model = self.model()

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.errors import IndexMismatchError
-from search.fsutil import atomic_write, atomic_write_text
+from nordsearch.search.errors import IndexMismatchError
+from nordsearch.search.fsutil import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
     import numpy as np

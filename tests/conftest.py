@@ -12,9 +12,10 @@ import pytest
 @pytest.fixture(scope="session")
 def e5_model_dir() -> Path:
     """The converted multilingual-e5-small directory (built once, then reused across runs)."""
-    from models import ensure_model
+    from nordsearch.ingest.settings import Settings
+    from nordsearch.models import ensure_model
 
-    return ensure_model()
+    return ensure_model(Settings().default_model_dir)
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def nordsearch_cli() -> list[str]:
     import sys
 
     exe = Path(sys.executable).parent / "nordsearch"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "api.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "nordsearch.api.cli"]
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.records import ExtractedDocument, IngestError
+from nordsearch.ingest.records import ExtractedDocument, IngestError
 
 # Every extractor: (path, data=None) -> ExtractedDocument; ``data`` saves a second read.
 Extractor = Callable[..., ExtractedDocument]
@@ -19,14 +19,14 @@ Extractor = Callable[..., ExtractedDocument]
 # suffix -> (module, function, format name). Resolved lazily: importing the PDF module
 # should not be the price of ingesting a Markdown file.
 _REGISTRY: dict[str, tuple[str, str, str]] = {
-    ".pdf": ("ingest.extract.pdf", "extract_pdf", "pdf"),
-    ".html": ("ingest.extract.html", "extract_html", "html"),
-    ".htm": ("ingest.extract.html", "extract_html", "html"),
-    ".docx": ("ingest.extract.docx", "extract_docx", "docx"),
-    ".txt": ("ingest.extract.text", "extract_txt", "txt"),
-    ".text": ("ingest.extract.text", "extract_txt", "txt"),
-    ".md": ("ingest.extract.text", "extract_markdown", "md"),
-    ".markdown": ("ingest.extract.text", "extract_markdown", "md"),
+    ".pdf": ("nordsearch.ingest.extract.pdf", "extract_pdf", "pdf"),
+    ".html": ("nordsearch.ingest.extract.html", "extract_html", "html"),
+    ".htm": ("nordsearch.ingest.extract.html", "extract_html", "html"),
+    ".docx": ("nordsearch.ingest.extract.docx", "extract_docx", "docx"),
+    ".txt": ("nordsearch.ingest.extract.text", "extract_txt", "txt"),
+    ".text": ("nordsearch.ingest.extract.text", "extract_txt", "txt"),
+    ".md": ("nordsearch.ingest.extract.text", "extract_markdown", "md"),
+    ".markdown": ("nordsearch.ingest.extract.text", "extract_markdown", "md"),
 }
 
 

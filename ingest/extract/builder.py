@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.extract.normalize import normalize_line
-from ingest.records import ExtractedDocument, Heading, PageSpan
+from nordsearch.ingest.extract.normalize import normalize_line
+from nordsearch.ingest.records import ExtractedDocument, Heading, PageSpan
 
 BLOCK_SEP = "\n\n"
 

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.extract.builder import TextBuilder
-from ingest.extract.normalize import normalize_line
-from ingest.records import ExtractedDocument, IngestError
+from nordsearch.ingest.extract.builder import TextBuilder
+from nordsearch.ingest.extract.normalize import normalize_line
+from nordsearch.ingest.records import ExtractedDocument, IngestError
 
 _HEADING_STYLE_RE = re.compile(r"^(?:heading|otsikko|rubrik|overskrift)\s*(\d)$", re.IGNORECASE)
 _LIST_STYLE_RE = re.compile(r"list|luettelo|lista|liste", re.IGNORECASE)

@@ -14,7 +14,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.records import ExtractedDocument, IngestError
+from nordsearch.ingest.records import ExtractedDocument, IngestError
 
 # Tesseract language codes for the product languages, in the order we prefer them.
 _TESSERACT_LANGS = ("fin", "swe", "nor", "dan", "eng")
@@ -44,7 +44,7 @@ def _page_number(path: Path) -> int:
 
 def ocr_pdf(path: Path, data: bytes | None = None) -> ExtractedDocument:
     """Extract a scanned PDF by OCR; raises IngestError(no_text_layer) if nothing is read."""
-    from ingest.extract.pdf import build_from_page_lines
+    from nordsearch.ingest.extract.pdf import build_from_page_lines
 
     source = str(path)
     if not ocr_available():

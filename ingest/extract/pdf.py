@@ -11,16 +11,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.extract.builder import TextBuilder
-from ingest.extract.normalize import normalize_line
-from ingest.extract.pdf_layout import (
+from nordsearch.ingest.extract.builder import TextBuilder
+from nordsearch.ingest.extract.normalize import normalize_line
+from nordsearch.ingest.extract.pdf_layout import (
     Block,
     guess_heading_level,
     rebuild_paragraphs,
     remove_running_lines,
     typical_line_length,
 )
-from ingest.extract.pdf_runs import (
+from nordsearch.ingest.extract.pdf_runs import (
     Line,
     Run,
     body_font_size,
@@ -31,7 +31,7 @@ from ingest.extract.pdf_runs import (
     order_lines,
     style_shares,
 )
-from ingest.records import ExtractedDocument, IngestError
+from nordsearch.ingest.records import ExtractedDocument, IngestError
 
 # Producer titles that say nothing about the document.
 _JUNK_TITLE_RE = re.compile(
@@ -389,7 +389,7 @@ def build_from_page_lines(
 
 
 def _heading_at(builder: TextBuilder, level: int, title: str) -> Any:
-    from ingest.records import Heading
+    from nordsearch.ingest.records import Heading
 
     start = builder.length + (2 if builder.length else 0)
     return Heading(level=level, text=title, start=start)

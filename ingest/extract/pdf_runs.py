@@ -186,7 +186,7 @@ def _continues(prev: Line, ln: Line, right_edge: float) -> bool:
 
 
 def _join_text(previous: str, following: str) -> str:
-    from ingest.extract.pdf_layout import join_hyphenated
+    from nordsearch.ingest.extract.pdf_layout import join_hyphenated
 
     joined = join_hyphenated(previous, following)
     return joined if joined is not None else f"{previous} {following}"

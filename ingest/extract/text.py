@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.extract.builder import TextBuilder
-from ingest.extract.normalize import normalize_line
-from ingest.records import ExtractedDocument, IngestError
+from nordsearch.ingest.extract.builder import TextBuilder
+from nordsearch.ingest.extract.normalize import normalize_line
+from nordsearch.ingest.records import ExtractedDocument, IngestError
 
 _ENCODINGS = ("utf-8-sig", "utf-16") + ("cp1252", "latin-1")
 
@@ -94,7 +94,7 @@ def remove_repeated_lines(lines: list[str]) -> tuple[list[str], int]:
     line inside real prose is kept. Headings that repeat a few times ("Background") are kept.
     Returns the kept lines and the number removed.
     """
-    from ingest.extract.pdf_layout import line_key
+    from nordsearch.ingest.extract.pdf_layout import line_key
 
     counts: dict[str, int] = {}
     for line in lines:

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from conftest import copy_index, nordsearch_cli
+
+from tests.conftest import copy_index, nordsearch_cli
 
 
 def free_port() -> int:

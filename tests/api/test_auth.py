@@ -6,8 +6,8 @@ import pytest
 from fastapi import HTTPException
 from starlette.requests import Request
 
-from api.auth import KeyRing, presented_key
-from ingest.settings import Settings
+from nordsearch.api.auth import KeyRing, presented_key
+from nordsearch.ingest.settings import Settings
 
 
 def ring(**kw) -> KeyRing:

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, copy_index, nordsearch_cli
+
+from tests.conftest import CORPUS, copy_index, nordsearch_cli
 
 pytestmark = pytest.mark.slow
 

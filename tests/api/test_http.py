@@ -8,7 +8,8 @@ import subprocess
 
 import httpx
 import pytest
-from conftest import nordsearch_cli
+
+from tests.conftest import nordsearch_cli
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import nordsearch_cli
+
+from tests.conftest import nordsearch_cli
 
 pytestmark = pytest.mark.slow
 

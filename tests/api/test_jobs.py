@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from api.jobs import JobManager, LockedIndex, PrefetchEmbedder
-from ingest.records import Document, IngestedFile, IngestError, Passage
+from nordsearch.api.jobs import JobManager, LockedIndex, PrefetchEmbedder
+from nordsearch.ingest.records import Document, IngestedFile, IngestError, Passage
 
 
 def other_thread_can_lock(lock) -> bool:

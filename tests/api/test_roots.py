@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi import HTTPException
 
-from api.roots import check_tree, parse_roots, resolve_in_roots
+from nordsearch.api.roots import check_tree, parse_roots, resolve_in_roots
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 import docx
 import pytest
 
-from ingest.extract import extract
-from ingest.records import IngestError
+from nordsearch.ingest.extract import extract
+from nordsearch.ingest.records import IngestError
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.extract import extract
+from nordsearch.ingest.extract import extract
 
 PAGE = """<!DOCTYPE html>
 <html lang="sv"><head><meta charset="utf-8"><title>Översiktsplan 2030 | Malmö stad</title>

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest_testutils import make_blank_pdf, make_pdf, make_two_column_pdf
 
-from ingest.extract import extract
-from ingest.extract.pdf_layout import (
+from nordsearch.ingest.extract import extract
+from nordsearch.ingest.extract.pdf_layout import (
     guess_heading_level,
     join_hyphenated,
     line_key,
     rebuild_paragraphs,
     remove_running_lines,
 )
-from ingest.records import IngestError
+from nordsearch.ingest.records import IngestError
+from tests.ingest.ingest_testutils import make_blank_pdf, make_pdf, make_two_column_pdf
 
 HEADER = "Lapuan kaupunki – Yleiskaavan selostus 2025"
 FOOTER = "Ympäristölautakunta 16.04.2024 – sivu {n} / {total}"
@@ -372,7 +372,7 @@ def test_font_size_headings_without_outline() -> None:
 
 
 def test_attach_bullets() -> None:
-    from ingest.extract.pdf_layout import attach_bullets
+    from nordsearch.ingest.extract.pdf_layout import attach_bullets
 
     assert attach_bullets(["Intro:", "–", "first item", "•", "", "second"]) == [
         "Intro:",
@@ -384,7 +384,7 @@ def test_attach_bullets() -> None:
 
 
 def test_gutter_detection_pure() -> None:
-    from ingest.extract.pdf_runs import Line, find_gutter, order_lines
+    from nordsearch.ingest.extract.pdf_runs import Line, find_gutter, order_lines
 
     lines = []
     for i in range(12):
@@ -407,7 +407,7 @@ def test_gutter_detection_pure() -> None:
 def test_order_lines_keeps_every_word(left: list[str], right: list[str], split: bool) -> None:
     from collections import Counter
 
-    from ingest.extract.pdf_runs import Line, find_gutter, order_lines
+    from nordsearch.ingest.extract.pdf_runs import Line, find_gutter, order_lines
 
     lines = [Line(60, 60 + 5 * len(t), 760 - 13 * i, 10, False, t) for i, t in enumerate(left)]
     lines += [Line(310, 310 + 5 * len(t), 760 - 13 * i, 10, False, t) for i, t in enumerate(right)]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.extract import extract, supported_suffixes
-from ingest.extract.normalize import normalize_line, normalize_text
-from ingest.extract.text import strip_inline_markdown
-from ingest.records import IngestError
+from nordsearch.ingest.extract import extract, supported_suffixes
+from nordsearch.ingest.extract.normalize import normalize_line, normalize_text
+from nordsearch.ingest.extract.text import strip_inline_markdown
+from nordsearch.ingest.records import IngestError
 
 MARKDOWN = """---
 title: "Vihreä kaupunki"
@@ -147,7 +147,7 @@ def test_markdown_repeated_page_headers_removed_but_repeated_headings_kept(tmp_p
 
 
 def test_repeated_line_inside_prose_is_kept() -> None:
-    from ingest.extract.text import remove_repeated_lines
+    from nordsearch.ingest.extract.text import remove_repeated_lines
 
     lines = []
     for _ in range(6):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ingest_testutils import sidecar_language
 
-from ingest.extract import extract
-from ingest.language import detect_document_language, detect_language, detect_passage_language
-from ingest.records import normalize_language
+from nordsearch.ingest.extract import extract
+from nordsearch.ingest.language import detect_document_language, detect_language, detect_passage_language
+from nordsearch.ingest.records import normalize_language
+from tests.ingest.ingest_testutils import sidecar_language
 
 SAMPLES = {
     "fi": "Kaupunkisuunnittelulautakunta hyväksyi asemakaavan muutoksen, jonka tavoitteena on lisätä "

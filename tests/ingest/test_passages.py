@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.extract.builder import TextBuilder
-from ingest.passages import split_passages
-from ingest.records import ExtractedDocument, passage_id_for
-from ingest.sentences import split_sentences
-from ingest.settings import Settings
+from nordsearch.ingest.extract.builder import TextBuilder
+from nordsearch.ingest.passages import split_passages
+from nordsearch.ingest.records import ExtractedDocument, passage_id_for
+from nordsearch.ingest.sentences import split_sentences
+from nordsearch.ingest.settings import Settings
 
 DOC_ID = "ab" * 32
 SMALL = Settings(passage_min_words=12, passage_max_words=30, passage_overlap_sentences=1)
@@ -262,7 +262,7 @@ def test_passage_properties(
 def test_sentence_ends_hidden_in_abbreviations_and_numbers(
     language: str, text: str, expected: list[str]
 ) -> None:
-    from ingest.sentences import sentence_spans_many, split_sentences
+    from nordsearch.ingest.sentences import sentence_spans_many, split_sentences
 
     assert split_sentences(text, language) == expected
     assert [[text[s:e] for s, e in spans] for spans in sentence_spans_many([text], language)] == [expected]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import docx
 import pytest
-from ingest_testutils import make_blank_pdf, make_pdf
 
-from ingest.pipeline import ingest_file
-from ingest.records import LANGUAGES, IngestError, content_hash
-from ingest.settings import Settings
-from ingest.sidecar import SidecarWarning, read_sidecar
+from nordsearch.ingest.pipeline import ingest_file
+from nordsearch.ingest.records import LANGUAGES, IngestError, content_hash
+from nordsearch.ingest.settings import Settings
+from nordsearch.ingest.sidecar import SidecarWarning, read_sidecar
+from tests.ingest.ingest_testutils import make_blank_pdf, make_pdf
 
 SV = (
     "Kommunen ska i översiktsplanen redovisa hur den avser att tillgodose behovet av bostäder och hur "
@@ -202,7 +202,7 @@ def _scanned_pdf(tmp_path: Path) -> Path:
 
 
 def test_scanned_pdf_ocr(tmp_path: Path) -> None:
-    from ingest.extract.ocr import installed_languages, ocr_available
+    from nordsearch.ingest.extract.ocr import installed_languages, ocr_available
 
     if not ocr_available() or "fin" not in installed_languages():
         pytest.skip("tesseract/pdftoppm with Finnish not installed")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.records import LANGUAGES
-from ingest.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
+from nordsearch.ingest.records import LANGUAGES
+from nordsearch.ingest.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
 
 EXPECTED_IDS = [
     "low-carbon",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.records import Document, IngestedFile, Passage
-from ingest.taxonomy import load_taxonomy
-from ingest.theme_eval import compute_metrics, evaluate, optimize, read_gold
-from ingest.themes import ThemeTagger, ThemeThresholds, load_thresholds
+from nordsearch.ingest.records import Document, IngestedFile, Passage
+from nordsearch.ingest.taxonomy import load_taxonomy
+from nordsearch.ingest.theme_eval import compute_metrics, evaluate, optimize, read_gold
+from nordsearch.ingest.themes import ThemeTagger, ThemeThresholds, load_thresholds
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -140,8 +140,8 @@ def test_own_gold_files_are_valid():
 
 def _document_report(e5_model_dir: Path, gold: Path, root: Path):
     """The calibrated tagger on a document gold set, with the real pipeline and the product's model."""
-    from ingest.pipeline import ingest_file
-    from search.embedder import SentenceTransformerEmbedder
+    from nordsearch.ingest.pipeline import ingest_file
+    from nordsearch.search.embedder import SentenceTransformerEmbedder
 
     embed = SentenceTransformerEmbedder(str(e5_model_dir)).embed_passages
     tagger = ThemeTagger(load_taxonomy(), embed)

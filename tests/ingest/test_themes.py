@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.taxonomy import load_taxonomy
-from ingest.themes import ThemeTagger, ThemeThresholds, load_thresholds, save_thresholds, tokenize
+from nordsearch.ingest.taxonomy import load_taxonomy
+from nordsearch.ingest.themes import ThemeTagger, ThemeThresholds, load_thresholds, save_thresholds, tokenize
 
 NEUTRAL = "The meeting started at nine and the minutes were approved."
 

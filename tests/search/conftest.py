@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-# search_helpers.py sits next to this file; pytest runs with --import-mode=importlib, which puts
-# no test folder on sys.path, so add this one (at the end: it must never shadow a real package).
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
-
-from search_helpers import FakeEmbedder  # noqa: E402
+from tests.search.search_helpers import FakeEmbedder
 
 
 @pytest.fixture

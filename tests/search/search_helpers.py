@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from ingest.records import Document, IngestedFile, Passage, passage_id_for
+from nordsearch.ingest.records import Document, IngestedFile, Passage, passage_id_for
 
 
 class FakeEmbedder:

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from search_helpers import FakeEmbedder
 
-from search import SearchIndex
-from search.batch import BatchReport, FileOutcome, discover, index_paths, source_key
+from nordsearch.search import SearchIndex
+from nordsearch.search.batch import BatchReport, FileOutcome, discover, index_paths, source_key
+from tests.search.search_helpers import FakeEmbedder
 
 TEXTS = {
     "fi_hulevesi.txt": (

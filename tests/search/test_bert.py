@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from search.bert import local_layout
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "multilingual-e5-small"
+from nordsearch.search.bert import local_layout
 
 
 def _model_dir(tmp_path: Path, *, pooling: dict | None = None, model_type: str = "bert", extra=()) -> Path:
@@ -55,8 +53,7 @@ def test_hub_names_and_missing_directories_are_not_local():
     assert local_layout("intfloat/multilingual-e5-small") is None
 
 
-@pytest.mark.skipif(not (MODEL_DIR / "config.json").exists(), reason="model not built yet")
-def test_the_shipped_model_is_run_directly():
-    layout = local_layout(str(MODEL_DIR))
+def test_the_shipped_model_is_run_directly(e5_model_dir: Path):
+    layout = local_layout(str(e5_model_dir))
     assert layout is not None and layout.max_length == 512 and layout.normalize
     assert layout.prompts == {"query": "query: ", "passage": "passage: "}

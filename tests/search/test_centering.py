@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from search.centering import LanguageOffsets, center, estimate_offsets
+from nordsearch.search.centering import LanguageOffsets, center, estimate_offsets
 
 
 def _planted(rng: np.random.Generator, n: int = 40, dim: int = 16):

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.settings import Settings
-from search import embedder as emb_module
-from search.embedder import (
+from nordsearch.ingest.settings import Settings
+from nordsearch.search import embedder as emb_module
+from nordsearch.search.embedder import (
     Embedder,
     SentenceTransformerEmbedder,
     get_embedder,
@@ -100,7 +100,7 @@ def test_get_embedder_is_cached_per_model_and_lazy(monkeypatch):
 def test_precision_auto_follows_the_cpu(monkeypatch):
     import torch
 
-    from search.embedder import resolve_precision
+    from nordsearch.search.embedder import resolve_precision
 
     assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     assert resolve_precision("auto", "cuda") == "fp32"
@@ -111,21 +111,15 @@ def test_precision_auto_follows_the_cpu(monkeypatch):
     assert resolve_precision("auto", "cpu") == "bf16"
 
 
-# --- the real model (skipped until models/multilingual-e5-small is built) --------------------------
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "multilingual-e5-small"
-real_model = pytest.mark.skipif(
-    not (MODEL_DIR / "config.json").exists(), reason="models/multilingual-e5-small not built yet"
-)
+# --- the real model (built by the session fixture e5_model_dir) -----------------------------------
 
 
 @pytest.fixture(scope="module")
-def real_embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(str(MODEL_DIR))  # loaded once for this module's slow tests
+def real_embedder(e5_model_dir: Path) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(str(e5_model_dir))  # loaded once for this module's slow tests
 
 
 @pytest.mark.slow
-@real_model
 def test_real_model_embeds_normalised_with_prompts(real_embedder):
     e = real_embedder
     assert e.name == "multilingual-e5-small" and e.dimension == 384
@@ -138,11 +132,9 @@ def test_real_model_embeds_normalised_with_prompts(real_embedder):
 
 
 @pytest.mark.slow
-@real_model
 def test_real_model_cross_lingual_search(tmp_path: Path, real_embedder):
-    from search_helpers import make_file
-
-    from search import SearchIndex, SearchRequest
+    from nordsearch.search import SearchIndex, SearchRequest
+    from tests.search.search_helpers import make_file
 
     topics = {
         "transit": {
@@ -189,19 +181,20 @@ FIDELITY_TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def fp32_reference():
+def fp32_reference(e5_model_dir: Path):
     from sentence_transformers import SentenceTransformer
 
-    st = SentenceTransformer(str(MODEL_DIR), device="cpu")
+    st = SentenceTransformer(str(e5_model_dir), device="cpu")
     return st.encode(FIDELITY_TEXTS, prompt="passage: ", normalize_embeddings=True, batch_size=32)
 
 
 @pytest.mark.slow
-@real_model
 @pytest.mark.parametrize(("precision", "floor"), [("fp32", 0.99999), ("bf16", 0.999)])
-def test_production_encoder_matches_plain_sentence_transformers(fp32_reference, precision, floor):
+def test_production_encoder_matches_plain_sentence_transformers(
+    fp32_reference, e5_model_dir: Path, precision, floor
+):
     """The fidelity gate: our own batching (and bf16) against plain sentence-transformers fp32."""
-    e = SentenceTransformerEmbedder(str(MODEL_DIR), precision=precision)
+    e = SentenceTransformerEmbedder(str(e5_model_dir), precision=precision)
     got = e.embed_passages(FIDELITY_TEXTS)
     assert e._direct and e.precision == precision
     cosines = (got * fp32_reference).sum(axis=1)
@@ -209,7 +202,6 @@ def test_production_encoder_matches_plain_sentence_transformers(fp32_reference, 
 
 
 @pytest.mark.slow
-@real_model
 def test_sentence_vectors_come_from_the_passages_forward_pass(real_embedder, fp32_reference):
     text = FIDELITY_TEXTS[0]
     cut = text.index("Pyöräilyn")

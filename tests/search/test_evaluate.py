@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from search.evaluate import (
+from nordsearch.search.evaluate import (
     EvalQuery,
     capped_recall,
     doc_key,
@@ -78,10 +78,9 @@ def test_bad_qrels_line_names_file_and_line(tmp_path: Path):
 
 
 def test_baseline_ranks_by_plain_cosine_of_the_raw_vectors(tmp_path: Path):
-    from search_helpers import FakeEmbedder, make_file
-
-    from search import SearchIndex
-    from search.evaluate import BASELINE, rank_with_index
+    from nordsearch.search import SearchIndex
+    from nordsearch.search.evaluate import BASELINE, rank_with_index
+    from tests.search.search_helpers import FakeEmbedder, make_file
 
     embedder = FakeEmbedder()
     idx = SearchIndex.open(tmp_path / "index", embedder)

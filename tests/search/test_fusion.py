@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.fusion import ranked, rrf, weighted
+from nordsearch.search.fusion import ranked, rrf, weighted
 
 
 def test_rrf_sums_reciprocal_ranks():
@@ -29,7 +29,7 @@ def test_ranked_breaks_ties_by_id():
 
 
 def test_coverage_weighted_scales_lexical_by_matched_share():
-    from search.fusion import coverage_weighted
+    from nordsearch.search.fusion import coverage_weighted
 
     dense = {1: 0.50, 2: 0.50, 3: 0.55}
     lexical = {1: 10.0, 2: 10.0}
@@ -43,7 +43,7 @@ def test_coverage_weighted_scales_lexical_by_matched_share():
 
 
 def test_within_language_keeps_the_dense_language_sequence():
-    from search.fusion import within_language
+    from nordsearch.search.fusion import within_language
 
     lang = {1: "fi", 2: "sv", 3: "fi", 4: "en", 5: "fi"}
     dense_order = [1, 2, 3, 4]  # fi sv fi en
@@ -56,7 +56,7 @@ def test_within_language_keeps_the_dense_language_sequence():
 def test_pseudo_relevance_query_moves_towards_feedback():
     import numpy as np
 
-    from search.fusion import pseudo_relevance_query
+    from nordsearch.search.fusion import pseudo_relevance_query
 
     q = np.array([1.0, 0.0], dtype=np.float32)
     top = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
@@ -66,7 +66,7 @@ def test_pseudo_relevance_query_moves_towards_feedback():
 
 
 def test_document_context_rewards_documents_with_several_good_passages():
-    from search.fusion import document_context
+    from nordsearch.search.fusion import document_context
 
     scores = {1: 0.80, 2: 0.78, 3: 0.77, 4: 0.81}
     doc = {1: "a", 2: "a", 3: "a", 4: "b"}

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from search_helpers import make_file
 
-from search import SearchIndex, SearchRequest
-from search.embedder import normalize_rows
-from search.hubness import hub_scores
+from nordsearch.search import SearchIndex, SearchRequest
+from nordsearch.search.embedder import normalize_rows
+from nordsearch.search.hubness import hub_scores
+from tests.search.search_helpers import make_file
 
 
 def _unit(*rows: list[float]) -> np.ndarray:
@@ -151,10 +151,10 @@ def test_hub_scores_are_stored_at_write_time_and_exact_after_save(index_dir):
 def test_a_small_addition_is_scored_against_the_stored_reference_and_a_large_one_rebuilds_it(
     index_dir, monkeypatch
 ):
-    import search.index
+    from nordsearch.search import index as index_module
 
     # past this many passages the reference counts as a sample and save() keeps it for small changes
-    monkeypatch.setattr(search.index, "MAX_REFERENCE", 100)
+    monkeypatch.setattr(index_module, "MAX_REFERENCE", 100)
     rng = np.random.default_rng(5)
     table = {f"t{i}": rng.normal(size=4).tolist() for i in range(400)}
     idx = SearchIndex.open(index_dir, TableEmbedder(table), centering=False)

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from search_helpers import FakeEmbedder, make_file
 
-from search import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchIndex, SearchRequest
-from search.filters import DocumentFilter
-from search.index import MANIFEST_FILE, VECTORS_FILE
+from nordsearch.search import (
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    SearchIndex,
+    SearchRequest,
+)
+from nordsearch.search.filters import DocumentFilter
+from nordsearch.search.index import MANIFEST_FILE, VECTORS_FILE
+from tests.search.search_helpers import FakeEmbedder, make_file
 
 
 def _corpus(index: SearchIndex) -> None:
@@ -145,7 +151,7 @@ def test_save_and_reopen_uses_saved_vectors(index_dir, embedder, monkeypatch):
         _corpus(idx)
     man = json.loads((index_dir / MANIFEST_FILE).read_text())
     assert man["count"] == 90 and man["model"] == "fake-embedder"
-    from search import index as index_module
+    from nordsearch.search import index as index_module
 
     def no_rebuild(self):
         raise AssertionError("should load vectors.faiss, not rebuild")
@@ -255,7 +261,7 @@ def hubs_kept(monkeypatch):
     """Hub scores stay through small changes, as in a large collection (past MAX_REFERENCE, a
     change under a tenth keeps the reference). A new reference rescores every passage, and FAISS,
     which holds the scores, is then rebuilt: see test_new_hub_scores_reach_a_reader_exactly."""
-    from search import index as index_module
+    from nordsearch.search import index as index_module
 
     monkeypatch.setattr(index_module, "MAX_REFERENCE", 10)
     monkeypatch.setattr(index_module, "HUB_REFRESH_AT_SAVE", 10.0)
@@ -268,7 +274,7 @@ def test_reader_catches_up_without_rebuilding(index_dir, embedder, monkeypatch, 
     writer = SearchIndex.open(index_dir, embedder)
     try:
         assert len(reader.search(SearchRequest("bus", k=3, mode="dense")).results) == 3  # loads vectors.faiss
-        from search import index as index_module
+        from nordsearch.search import index as index_module
 
         def no_rebuild(self, **_):
             raise AssertionError("a flat index should catch up by id difference")
@@ -364,8 +370,8 @@ def test_warm_loads_what_the_first_search_needs(index_dir, embedder, monkeypatch
     idx = SearchIndex.open(index_dir, embedder)
     try:
         idx.warm()
-        from search import lexical_cache
-        from search.vectors import VectorIndex
+        from nordsearch.search import lexical_cache
+        from nordsearch.search.vectors import VectorIndex
 
         def no_load(*_args, **_kwargs):
             raise AssertionError("warm() should have loaded it")

@@ -7,15 +7,15 @@ import unicodedata
 import Stemmer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from search_helpers import fts_match_expression
 
-from search.lexical import (
+from nordsearch.search.lexical import (
     analyze,
     analyze_passage,
     analyze_query,
     finnish_fold,
     tokenize,
 )
+from tests.search.search_helpers import fts_match_expression
 
 
 def test_tokenize_unicode_lowercase_digits():

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from search_helpers import make_file
 
-from search import SearchIndex, SearchRequest, lexical, lexical_cache
+from nordsearch.search import SearchIndex, SearchRequest, lexical, lexical_cache
+from tests.search.search_helpers import make_file
 
 
 def _docs(index: SearchIndex) -> None:

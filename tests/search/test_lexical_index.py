@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from search_helpers import fts_match_expression
 
-from search import lexical_index as lmod
-from search.lexical import analyze_passage, analyze_query
-from search.lexical_index import LexicalIndex
+from nordsearch.search import lexical_index as lmod
+from nordsearch.search.lexical import analyze_passage, analyze_query
+from nordsearch.search.lexical_index import LexicalIndex
+from tests.search.search_helpers import fts_match_expression
 
 # The store's FTS5 setup (search/store.py): external content table kept in sync by triggers, so
 # deletes go through FTS5's 'delete' command exactly as they do in production.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 import time
 
-from search.locking import ReadWriteLock
+from nordsearch.search.locking import ReadWriteLock
 
 
 def test_readers_share_and_a_writer_waits_for_them():

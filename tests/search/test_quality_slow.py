@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import nordsearch_cli
+
+from tests.conftest import nordsearch_cli
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +24,9 @@ WINTER_CYCLING = {
 
 @pytest.fixture(scope="module")
 def corpus_search(corpus_index: Path, e5_model_dir: Path):
-    from ingest.settings import Settings
-    from search.embedder import get_embedder
-    from search.index import SearchIndex
+    from nordsearch.ingest.settings import Settings
+    from nordsearch.search.embedder import get_embedder
+    from nordsearch.search.index import SearchIndex
 
     idx = SearchIndex.open(corpus_index, get_embedder(Settings(model=str(e5_model_dir))), create=False)
     yield idx
@@ -33,7 +34,7 @@ def corpus_search(corpus_index: Path, e5_model_dir: Path):
 
 
 def test_finnish_winter_cycling_question_finds_all_languages(corpus_search):
-    from search import SearchRequest
+    from nordsearch.search import SearchRequest
 
     q = "miten kaupungit ovat lisänneet pyöräilyä talvella?"
     # top 10 results grouped by document (each result = a document's best passage): all five
@@ -54,7 +55,7 @@ def test_finnish_winter_cycling_question_finds_all_languages(corpus_search):
 
 
 def test_document_grouping_and_similar_cases(corpus_search):
-    from search import SearchRequest
+    from nordsearch.search import SearchRequest
 
     res = corpus_search.search(SearchRequest("vinterväghållning av cykelvägar", k=5, group="document"))
     names = [Path(h.source).name for h in res.results]

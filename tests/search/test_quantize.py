@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.quantize import pack, unpack
+from nordsearch.search.quantize import pack, unpack
 
 
 def test_round_trip_keeps_cosines():

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from search_helpers import FakeEmbedder, make_file
 
-from search import SearchIndex, SearchRequest
+from nordsearch.search import SearchIndex, SearchRequest
+from tests.search.search_helpers import FakeEmbedder, make_file
 
 SHARED = "the joint climate programme of the five nordic capitals sets common targets for district heating"
 

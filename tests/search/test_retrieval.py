@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from search import SearchRequest
-from search.retrieval import Retriever
+from nordsearch.search import SearchRequest
+from nordsearch.search.retrieval import Retriever
 
 
 class FakeStore:

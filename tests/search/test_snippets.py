@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.duplicates import DuplicateFinder, normalized_text_key, signature
-from search.snippets import (
+from nordsearch.search.duplicates import DuplicateFinder, normalized_text_key, signature
+from nordsearch.search.snippets import (
     build_snippet,
     choose_best,
     matched_spans,
@@ -76,7 +76,7 @@ def test_duplicate_finder_same_text_and_near_copies_but_not_different_figures():
 def test_minhash_estimates_the_trigram_jaccard():
     import numpy as np
 
-    from search.duplicates import _KEY_BYTES, shingles
+    from nordsearch.search.duplicates import _KEY_BYTES, shingles
 
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(400)]
@@ -116,7 +116,7 @@ def _squash_reference(text: str) -> tuple[str, list[int]]:
 
 @given(st.text(alphabet="ab \n\t\u00a0", max_size=40))
 def test_squash_collapses_whitespace_and_maps_every_offset(text):
-    from search.snippets import _squash
+    from nordsearch.search.snippets import _squash
 
     assert _squash(text) == _squash_reference(text)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from search_helpers import FakeEmbedder, make_file, vectors_for
 
-from search import lexical
-from search.errors import IndexMismatchError
-from search.filters import DocumentFilter, PassageFilter
-from search.store import SCHEMA_VERSION, Store
+from nordsearch.search import lexical
+from nordsearch.search.errors import IndexMismatchError
+from nordsearch.search.filters import DocumentFilter, PassageFilter
+from nordsearch.search.store import SCHEMA_VERSION, Store
+from tests.search.search_helpers import FakeEmbedder, make_file, vectors_for
 
 
 @pytest.fixture
@@ -121,10 +121,10 @@ def test_process_killed_mid_upsert_keeps_committed_documents(tmp_path: Path):
     script = textwrap.dedent(
         f"""
         import os, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from search_helpers import FakeEmbedder, make_file, vectors_for
-        from search import lexical
-        from search.store import Store
+        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+        from tests.search.search_helpers import FakeEmbedder, make_file, vectors_for
+        from nordsearch.search import lexical
+        from nordsearch.search.store import Store
         e = FakeEmbedder()
         s = Store({str(db)!r}); s.set_model(e.name, e.dimension)
         f = make_file("d1", ["committed one", "committed two"]); s.upsert_document(f, vectors_for(e, f))
@@ -320,7 +320,7 @@ def test_a_filter_answer_is_kept_until_the_next_write(store, embedder):
 
 
 def test_sentence_vectors_and_hub_scores_are_stored_with_the_passage(store, embedder):
-    from search.quantize import unpack
+    from nordsearch.search.quantize import unpack
 
     f = make_file("d1", ["Trams run often. Buses fill the gaps."])
     f.passages[0].sentences = [(0, 16), (17, 37)]

@@ -6,9 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import vectors as vmod
-from search.errors import IndexMismatchError
-from search.vectors import FLAT, HNSW, MANIFEST_FILE, VECTORS_FILE, Manifest, VectorIndex, check_manifest
+from nordsearch.search import vectors as vmod
+from nordsearch.search.errors import IndexMismatchError
+from nordsearch.search.vectors import (
+    FLAT,
+    HNSW,
+    MANIFEST_FILE,
+    VECTORS_FILE,
+    Manifest,
+    VectorIndex,
+    check_manifest,
+)
 
 
 def _data(n: int = 500, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
