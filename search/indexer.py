@@ -1,10 +1,11 @@
 """Indexer: the write pipeline of one index, as explicit stages under the writer lock.
 
-    embed (passage + sentence vectors) -> tag themes -> centre + hub scores
-      -> store upsert (one transaction; the store analyses the lexical terms) -> vector-space apply
+    embed (passage + sentence vectors) -> tag themes -> lexical terms -> centre + hub scores
+      -> store upsert (one transaction) -> vector-space apply
 
-Each stage is a small function of its inputs (``embed_passages``, ``tag_themes``, ``with_themes``,
-``hub_scores``) that a test can run alone; ``Indexer`` runs them in order and owns the writer lock
+Each stage is a small function of its inputs (``VectorSpace.embed_with_sentences``, ``tag_themes``
++ ``with_themes``, ``lexical_terms``, ``VectorSpace.center``, ``HubReference.scores``) that a test
+can run alone; ``Indexer`` runs them in order and owns the writer lock
 (search.locking.WriterLock), taken at the first write and released by ``save``. Writes go to the
 store first and only then to the in-memory vectors, so a crash at any point loses at most the
 document being written.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nordsearch.ingest.records import Document, IngestedFile, Passage
+from nordsearch.search import lexical
 from nordsearch.search.dense_layout import faiss_rows
 from nordsearch.search.hubness import MAX_REFERENCE
 from nordsearch.search.locking import WriterLock
@@ -77,6 +79,14 @@ def tag_themes(ingested: IngestedFile, vectors: np.ndarray, tagger: ThemeTagger)
         lengths = [len(p.text) for p in passages]
         document = [theme for theme, _ in tagger.document_themes(scores, lengths)]
     return Themes(tagged, document)
+
+
+def lexical_terms(ingested: IngestedFile) -> list[str]:
+    """Each passage's analysed terms for the lexical index, in the language it is stored under."""
+    doc = ingested.document
+    return [
+        lexical.analyze_passage(p.text, stored_language(p.language, doc.language)) for p in ingested.passages
+    ]
 
 
 def with_themes(ingested: IngestedFile, themes: Themes) -> IngestedFile:
@@ -146,12 +156,13 @@ class Indexer:
         if mtime is None and os.path.isfile(doc.source):
             mtime = os.path.getmtime(doc.source)
         languages = [stored_language(p.language, doc.language) for p in ingested.passages]
+        terms = lexical_terms(ingested)  # before the transaction: it holds SQLite's write lock
         centred = self.space.center(vectors, languages)
         self.space.store_offsets()
         reference = self._writer_hub_reference()
         hubs = reference.scores(centred, languages) if reference is not None else None
         result = self.store.upsert_document(
-            ingested, vectors, mtime=mtime, sentence_vectors=sentence_vectors, hubs=hubs
+            ingested, vectors, mtime=mtime, sentence_vectors=sentence_vectors, hubs=hubs, terms=terms
         )
         if hubs is None:  # not scored yet: counted as the lowest score, as the store reads them back
             hubs = self.store.hub_scores(result.added_ids)

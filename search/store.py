@@ -92,9 +92,10 @@ class Store:
     def upsert_document(
         self, ingested: IngestedFile, vectors: np.ndarray, *, mtime: float | None = None,
         sentence_vectors: Sequence[np.ndarray | None] | None = None, hubs: np.ndarray | None = None,
+        terms: Sequence[str] | None = None,
     ) -> UpsertResult:  # fmt: skip
         return self._writes.upsert_document(
-            ingested, vectors, mtime=mtime, sentence_vectors=sentence_vectors, hubs=hubs
+            ingested, vectors, mtime=mtime, sentence_vectors=sentence_vectors, hubs=hubs, terms=terms
         )
 
     def delete_document(self, document_id: str) -> list[int]:

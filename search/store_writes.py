@@ -56,12 +56,15 @@ class DocumentWrites:
     def upsert_document(
         self, ingested: IngestedFile, vectors: np.ndarray, *, mtime: float | None = None,
         sentence_vectors: Sequence[np.ndarray | None] | None = None, hubs: np.ndarray | None = None,
+        terms: Sequence[str] | None = None,
     ) -> UpsertResult:  # fmt: skip
         """Store a document with its passages and vectors, replacing any previous version of the
         same document_id or the same source path, in one transaction.
 
         ``sentence_vectors`` (per passage, one row per ``passage.sentences`` span) and ``hubs``
-        (per passage, search.hubness) are optional derived data stored beside each passage."""
+        (per passage, search.hubness) are optional derived data stored beside each passage;
+        ``terms`` the passages' analysed lexical terms (search.lexical.analyze_passage), computed
+        here when not given (the indexer computes them before the transaction)."""
         import numpy as np
 
         from nordsearch.search.quantize import pack
@@ -76,6 +79,8 @@ class DocumentWrites:
             raise ValueError(f"expected vectors of shape ({len(passages)}, {model[1]}), got {vecs.shape}")
         if not np.isfinite(vecs).all():
             raise ValueError("vectors contain NaN or infinity")
+        if terms is not None and len(terms) != len(passages):
+            raise ValueError(f"expected lexical terms for {len(passages)} passages, got {len(terms)}")
         for p in passages:
             if p.document_id != doc.document_id:
                 raise ValueError(f"passage {p.passage_id} belongs to {p.document_id}, not {doc.document_id}")
@@ -106,7 +111,7 @@ class DocumentWrites:
                     " signature) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (p.passage_id, doc.document_id, p.ordinal, p.text, lang, p.char_start, p.char_end,
                      p.page_start, p.page_end, p.section, json.dumps(p.themes),
-                     lexical.analyze_passage(p.text, lang), vec.tobytes(),
+                     terms[n] if terms is not None else lexical.analyze_passage(p.text, lang), vec.tobytes(),
                      json.dumps([list(span) for span in p.sentences]), blob, hub, signature(p.text)),
                 )  # fmt: skip
                 added.append(int(cur.lastrowid or 0))
