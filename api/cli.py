@@ -106,41 +106,71 @@ def search(
     query: Annotated[
         str, typer.Argument(help="A question or keywords, in any language.", show_default=False)
     ],
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=200, help="How many results.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many results (1-200).")] = 10,
     lang: Annotated[
         list[str] | None, typer.Option("--lang", help="Only these languages, e.g. fi,sv.")
     ] = None,
     theme: Annotated[
         list[str] | None, typer.Option("--theme", help="Only passages with these themes.")
     ] = None,
+    city: Annotated[
+        list[str] | None, typer.Option("--city", help="Only documents of these cities (metadata).")
+    ] = None,
+    country: Annotated[
+        list[str] | None, typer.Option("--country", help="Only documents of these countries (metadata).")
+    ] = None,
+    year_from: Annotated[
+        int | None, typer.Option("--year-from", help="Only documents of this year or later (metadata).")
+    ] = None,
+    year_to: Annotated[
+        int | None, typer.Option("--year-to", help="Only documents of this year or earlier (metadata).")
+    ] = None,
+    document: Annotated[
+        list[str] | None, typer.Option("--document", help="Only these documents (ids).")
+    ] = None,
     mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.")] = "hybrid",
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
+    offset: Annotated[int, typer.Option(help="Skip this many results (paging).")] = 0,
     group: Annotated[str, typer.Option(help="passage, or document: one result per document.")] = "passage",
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a question in any of the five languages."""
-    from nordsearch.api.service import search_json, split_csv
+    from pydantic import ValidationError
 
-    if mode not in ("hybrid", "dense", "lexical"):
-        _fail(f"--mode must be hybrid, dense or lexical, not {mode!r}", 2)
-    if group not in ("passage", "document"):
-        _fail(f"--group must be passage or document, not {group!r}", 2)
+    from nordsearch.api.request import SearchParams, to_search_request
+    from nordsearch.api.service import search_json
+
+    try:
+        params = SearchParams(
+            q=query, k=k, offset=offset, mode=mode, lang=lang, theme=theme, city=city, country=country,
+            year_from=year_from, year_to=year_to, document_id=document, group=group,
+        )  # fmt: skip
+        request = to_search_request(params)
+    except ValidationError as exc:  # the same checks as the HTTP API's, named as options
+        _fail(_options_error(exc), 2)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     with _reading(index) as idx:
-        data = search_json(
-            idx,
-            query,
-            k=k,
-            offset=offset,
-            mode=mode,
-            languages=split_csv(lang),
-            themes=split_csv(theme),
-            group=group,
-        )
+        data = search_json(idx, request)
     if as_json:
         _print_json(data)
         return
     _print_results(data)
+
+
+SEARCH_OPTIONS = {"q": "QUERY", "k": "-k", "document_id": "--document"}  # SearchParams field -> its CLI name
+
+
+def _options_error(exc) -> str:
+    """A pydantic ValidationError of SearchParams as the options the user typed."""
+    parts = []
+    for e in exc.errors():
+        field = str(e["loc"][0]) if e.get("loc") else ""
+        name = SEARCH_OPTIONS.get(field) or "--" + field.replace("_", "-")
+        got = e.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int) and len(str(got)) <= 80 else ""
+        parts.append(f"{name}: {e['msg']}{shown}")
+    return "; ".join(parts)
 
 
 def _print_results(data: dict) -> None:
@@ -287,11 +317,12 @@ def eval_(
         rank_with_index,
         to_json,
     )
+    from nordsearch.search.query import MODES
 
     modes = [m for m in (part.strip() for part in mode.split(",")) if m]
-    bad = [m for m in modes if m not in ("hybrid", "dense", "lexical", BASELINE)]
+    bad = [m for m in modes if m not in (*MODES, BASELINE)]
     if bad or not modes:
-        _fail(f"--mode takes hybrid, dense, lexical and/or {BASELINE}, not {mode!r}", 2)
+        _fail(f"--mode takes {', '.join(MODES)} and/or {BASELINE}, not {mode!r}", 2)
     for path in (queries, qrels):
         if not path.is_file():
             _fail(f"no such file: {path}", 2)

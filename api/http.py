@@ -16,14 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nordsearch.api import schemas
 from nordsearch.api.auth import KeyRing, require_read, require_read_web
-from nordsearch.api.service import (
-    document_json,
-    document_or_404,
-    documents_json,
-    open_index,
-    search_json,
-    split_csv,
-)
+from nordsearch.api.request import SearchParams, SearchQueryParams, split_csv, to_search_request
+from nordsearch.api.service import document_json, document_or_404, documents_json, open_index, search_json
 from nordsearch.ingest.settings import Settings, get_settings
 
 PROBLEM = "application/problem+json"
@@ -164,6 +158,13 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
             return problem(503, "Service Unavailable", f"index not loaded: {holder.error or 'starting'}")
         return JSONResponse({"status": "ready", "index": str(holder.index_dir)})
 
+    def run_search(params: SearchParams) -> dict[str, Any]:
+        idx = holder.get()
+        try:
+            return search_json(idx, to_search_request(params))
+        except ValueError as exc:  # what only the search core judges, e.g. a query of spaces: name it
+            raise HTTPException(422, str(exc)) from None
+
     @app.get(
         "/search",
         tags=["search"],
@@ -172,34 +173,19 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         response_model=schemas.SearchResult,
         responses=schemas.problems(401, 403, 422, 503),
     )
-    def search(
-        q: Annotated[str, Query(min_length=1, max_length=2000, description="Question or keywords.")],
-        k: Annotated[int, Query(ge=1, le=200)] = 10,
-        offset: Annotated[int, Query(ge=0, le=10000)] = 0,
-        mode: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
-        lang: Annotated[list[schemas.Lang] | None, Query(description="Languages, e.g. fi,sv")] = None,
-        theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
-        group: Annotated[
-            str,
-            Query(
-                pattern="^(passage|document)$",
-                description="document: one result per document with its best passages",
-            ),
-        ] = "passage",
-    ) -> dict[str, Any]:
-        try:
-            return search_json(
-                holder.get(),
-                q,
-                k=k,
-                offset=offset,
-                mode=mode,
-                languages=split_csv(lang),
-                themes=split_csv(theme),
-                group=group,
-            )
-        except ValueError as exc:  # e.g. an unknown language: name it
-            raise HTTPException(422, str(exc)) from None
+    def search(params: Annotated[SearchQueryParams, Query()]) -> dict[str, Any]:
+        return run_search(params)
+
+    @app.post(
+        "/search",
+        tags=["search"],
+        dependencies=read,
+        response_model=schemas.SearchResult,
+        responses=schemas.problems(401, 403, 422, 503),
+        summary="Search with a JSON body (the parameters of GET /search)",
+    )
+    def search_post(body: SearchParams) -> dict[str, Any]:
+        return run_search(body)
 
     @app.get(
         "/documents",

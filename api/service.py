@@ -10,6 +10,7 @@ from nordsearch.ingest.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from nordsearch.search.index import SearchIndex
+    from nordsearch.search.query import SearchRequest
 
 
 def resolve_index_dir(index: Path | str | None, settings: Settings | None = None) -> Path:
@@ -48,15 +49,6 @@ def as_dict(obj: Any) -> Any:
     return obj
 
 
-def split_csv(value: str | list[str] | None) -> list[str] | None:
-    """'fi,sv' or ['fi', 'sv'] or ['fi,sv'] -> ['fi', 'sv']; empty -> None."""
-    if not value:
-        return None
-    items = [value] if isinstance(value, str) else list(value)
-    out = [part.strip() for item in items for part in item.split(",") if part.strip()]
-    return out or None
-
-
 HIT_FIELDS = (
     "passage_id",
     "document_id",
@@ -78,11 +70,9 @@ HIT_FIELDS = (
 )
 
 
-def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
-    """Run a search; the JSON shape of `nordsearch search --json` and `GET /search`."""
-    from nordsearch.search.query import SearchRequest
-
-    request = SearchRequest(q=q, **{k: v for k, v in options.items() if v is not None})
+def search_json(index: SearchIndex, request: SearchRequest) -> dict[str, Any]:
+    """Run a search; the JSON shape of `nordsearch search --json`, GET and POST /search (the
+    request comes from api.request.to_search_request, whichever face it came through)."""
     response = index.search(request)
     results = []
     for hit in response.results:
@@ -93,7 +83,7 @@ def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
         ]
         results.append(row)
     return {
-        "query": q,
+        "query": request.q,
         "mode": request.mode,
         "k": request.k,
         "offset": request.offset,
