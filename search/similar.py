@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from nordsearch.search.store import Store, StoredPassage
 
 CHUNK_WORDS = 200  # like ingest's passages: long raw texts are embedded in pieces and averaged
+# Documents whose centroids are at least this close are one text in two files (a PDF and its
+# Markdown export, a report uploaded as .docx and as .pdf) and are never each other's similar
+# case. File names decide nothing: two cities' plan.pdf are two documents. See _same_documents.
+SAME_DOCUMENT_COSINE = 0.98
 
 
 class SimilarCases:
@@ -90,17 +94,16 @@ class SimilarCases:
         return self._similar_by_vector(target, k, self._same_documents(document_id))
 
     def _same_documents(self, document_id: str) -> set[str]:
-        """The document and its text twin (a PDF's *_text_twin.md is the same document)."""
-        from nordsearch.search.evaluate import doc_key
+        """The document and its copies in other files, by content: the documents whose centroid
+        has cosine >= SAME_DOCUMENT_COSINE with its own. (Identical bytes need no test: the
+        document id is the content hash.)"""
+        import numpy as np
 
-        doc = self.store.get_document(document_id)
-        out = {document_id}
-        if doc is not None:
-            key = doc_key(doc.source)
-            out |= {
-                d.document_id for d in self.store.list_documents(None, 100000, 0) if doc_key(d.source) == key
-            }
-        return out
+        doc_ids, centroids = self._document_centroids()
+        if document_id not in doc_ids:
+            return {document_id}
+        cosines = centroids @ centroids[doc_ids.index(document_id)]
+        return {document_id} | {doc_ids[i] for i in np.flatnonzero(cosines >= SAME_DOCUMENT_COSINE)}
 
     def similar_passages(self, passage_id: str, k: int = 10) -> list[SimilarItem] | None:
         """Passages of other documents most similar to one passage; None when it does not exist."""
@@ -171,8 +174,6 @@ class SimilarCases:
             matrix = offsets.center_passages(matrix, languages)
         target = normalize_rows(matrix.mean(axis=0))[0]
         exclude = self._same_documents(exclude_document) if exclude_document else set()
-        if exclude_document and self.store.get_document(exclude_document) is None:
-            exclude = set()
         if passages:
             return self._similar_passages_to(target, k, exclude)
         return self._similar_by_vector(target, k, exclude)

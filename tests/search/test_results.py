@@ -91,6 +91,39 @@ def test_similar_to_text_with_exclusion(index):
     assert len(passages) == 3 and len({p.passage_id for p in passages}) == 3
 
 
+def test_documents_from_files_with_the_same_name_are_each_others_similar_cases(index_dir: Path, embedder):
+    """Two cities' plan.pdf are two documents: "same document" is decided by the document id and
+    the content, never by the file name."""
+    with SearchIndex.open(index_dir, embedder) as idx:
+        idx.add(make_file("oulu", [f"winter cycling snow clearing cycle lanes in Oulu part {i}" for i in range(4)],
+                          source="/uploads/aa11/plan.pdf"))  # fmt: skip
+        idx.add(make_file("umea", [f"winter cycling gritting cycle paths in Umeå stage {i}" for i in range(3)],
+                          source="/uploads/bb22/plan.pdf"))  # fmt: skip
+        idx.add(make_file("heat", [f"district heating network heat pumps section {i}" for i in range(3)],
+                          source="/uploads/cc33/heat.pdf"))  # fmt: skip
+        assert "umea" in {i.document_id for i in idx.similar_documents("oulu", k=5)}
+        assert "oulu" in {i.document_id for i in idx.similar_documents("umea", k=5)}
+        pid = idx.passages("oulu")[0].passage_id
+        assert "umea" in {i.document_id for i in idx.similar_passages(pid, k=5)}
+        text = "winter cycling snow clearing cycle lanes"
+        assert "umea" in {i.document_id for i in idx.similar_to_text(text, k=5, exclude_document="oulu")}
+
+
+def test_a_copy_of_the_same_text_in_another_file_is_not_a_similar_case(index_dir: Path, embedder):
+    """The same text as a PDF and as its Markdown export (other bytes, so another document id):
+    one document, so never each other's similar case; a document only alike stays."""
+    texts = [f"winter cycling snow clearing cycle lanes part {i}" for i in range(5)]
+    with SearchIndex.open(index_dir, embedder) as idx:
+        idx.add(make_file("pdf", texts, source="/c/plan.pdf"))
+        idx.add(make_file("md", texts, source="/c/plan_text_twin.md"))
+        idx.add(make_file("other", [f"winter cycling gritting cycle paths stage {i}" for i in range(4)],
+                          source="/c/other.pdf"))  # fmt: skip
+        assert [i.document_id for i in idx.similar_documents("pdf", k=5)] == ["other"]
+        assert [i.document_id for i in idx.similar_documents("md", k=5)] == ["other"]
+        pid = idx.passages("pdf")[0].passage_id
+        assert {i.document_id for i in idx.similar_passages(pid, k=5)} == {"other"}
+
+
 def test_bad_group_is_rejected():
     with pytest.raises(ValueError):
         SearchRequest("x", group="chapter")  # type: ignore[arg-type]
