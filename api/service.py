@@ -6,22 +6,21 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nordsearch.ingest.settings import Settings, get_settings
-
 if TYPE_CHECKING:
+    from nordsearch.ingest.settings import Settings
     from nordsearch.search.index import SearchIndex
     from nordsearch.search.query import SearchRequest
 
 
-def resolve_index_dir(index: Path | str | None, settings: Settings | None = None) -> Path:
-    """--index DIR, else NORDSEARCH_INDEX, else the default under the current directory."""
-    settings = settings or get_settings()
+def resolve_index_dir(index: Path | str | None, settings: Settings) -> Path:
+    """--index DIR, else NORDSEARCH_INDEX (``settings.index``), else the default under the current
+    directory."""
     return Path(index) if index else Path(settings.index)
 
 
 def open_index(
     index_dir: Path,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     with_model: bool = True,
     create: bool = True,
@@ -30,7 +29,6 @@ def open_index(
     from nordsearch.search.embedder import get_embedder
     from nordsearch.search.index import SearchIndex
 
-    settings = settings or get_settings()
     if embedder is None:
         embedder = get_embedder(settings) if with_model else None
     return SearchIndex.open(

@@ -21,6 +21,7 @@ from nordsearch.search.retrieval import TIE_MARGIN, DenseSearch
 if TYPE_CHECKING:
     import numpy as np
 
+    from nordsearch.ingest.settings import Settings
     from nordsearch.search.centering import LanguageOffsets
     from nordsearch.search.corpus_view import CorpusView
     from nordsearch.search.store import Store, StoredPassage
@@ -154,11 +155,18 @@ class SimilarCases:
         lang = language or _guess_language(text)
         return self._similar_to_chunks(chunks, [lang] * len(chunks), k, exclude_document, passages)
 
-    def similar_to_file(self, path: Path, k: int = 10, *, passages: bool = False) -> list[SimilarItem]:
-        """Documents most similar to a file that need not be indexed (the file itself excluded if it is)."""
+    def similar_to_file(
+        self, path: Path, k: int = 10, *, passages: bool = False, settings: Settings | None = None
+    ) -> list[SimilarItem]:
+        """Documents most similar to a file that need not be indexed (the file itself excluded if it
+        is), the file cut into passages with ``settings``."""
         from nordsearch.ingest.pipeline import ingest_file
 
-        ingested = ingest_file(Path(path))
+        if settings is None:  # SearchIndex.similar_to_file does not hand its caller's settings on yet
+            from nordsearch.ingest.settings import get_settings
+
+            settings = get_settings()
+        ingested = ingest_file(Path(path), settings)
         texts = [p.text for p in ingested.passages]
         langs = [p.language for p in ingested.passages]
         return self._similar_to_chunks(texts, langs, k, ingested.document.document_id, passages)

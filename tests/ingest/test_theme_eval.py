@@ -140,12 +140,15 @@ def test_own_gold_files_are_valid():
 
 def _document_report(e5_model_dir: Path, gold: Path, root: Path):
     """The calibrated tagger on a document gold set, with the real pipeline and the product's model."""
+    from functools import partial
+
     from nordsearch.ingest.pipeline import ingest_file
+    from nordsearch.ingest.settings import Settings
     from nordsearch.search.embedder import SentenceTransformerEmbedder
 
     embed = SentenceTransformerEmbedder(str(e5_model_dir)).embed_passages
     tagger = ThemeTagger(load_taxonomy(), embed)
-    report = evaluate(gold, tagger, ingest_file, embed, roots=[root])
+    report = evaluate(gold, tagger, partial(ingest_file, settings=Settings()), embed, roots=[root])
     assert report.document is not None
     return report.document
 
