@@ -18,6 +18,7 @@ from nordsearch.api import schemas
 from nordsearch.api.auth import KeyRing, require_read, require_read_web
 from nordsearch.api.request import SearchParams, SearchQueryParams, split_csv, to_search_request
 from nordsearch.api.service import document_json, document_or_404, documents_json, open_index, search_json
+from nordsearch.ingest.records import FORMATS
 from nordsearch.ingest.settings import Settings
 
 PROBLEM = "application/problem+json"
@@ -200,9 +201,10 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         lang: Annotated[
-            list[schemas.Lang] | None, Query(description="Document languages, e.g. fi,sv")
+            list[schemas.Lang] | None,
+            Query(description=f"Document languages ({schemas.LANGUAGE_LIST}), e.g. fi,sv"),
         ] = None,
-        format: Annotated[list[str] | None, Query(description="pdf, html, docx, txt, md")] = None,
+        format: Annotated[list[str] | None, Query(description=", ".join(FORMATS))] = None,
         theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
         city: Annotated[list[str] | None, Query(description="Metadata city")] = None,
         country: Annotated[list[str] | None, Query(description="Metadata country")] = None,
