@@ -13,7 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nordsearch.search.duplicates import normalized_text_key
+from nordsearch.search.duplicates import (
+    DUPLICATE_JACCARD,
+    minhash_jaccard,
+    normalized_text_key,
+    signature,
+    union_minhash,
+)
 from nordsearch.search.embedder import normalize_rows
 from nordsearch.search.query import SimilarItem
 from nordsearch.search.retrieval import TIE_MARGIN, DenseSearch
@@ -27,10 +33,16 @@ if TYPE_CHECKING:
     from nordsearch.search.store import Store, StoredPassage
 
 CHUNK_WORDS = 200  # like ingest's passages: long raw texts are embedded in pieces and averaged
-# Documents whose centroids are at least this close are one text in two files (a PDF and its
-# Markdown export, a report uploaded as .docx and as .pdf) and are never each other's similar
-# case. File names decide nothing: two cities' plan.pdf are two documents. See _same_documents.
-SAME_DOCUMENT_COSINE = 0.98
+# One text in two files (a PDF and its Markdown export, a report uploaded as .docx and as .pdf) is
+# one document, never its own similar case; file names decide nothing (two cities' plan.pdf are two
+# documents). Centroids alone cannot tell: on the dev corpus the three PDF/Markdown twins have
+# centroid cosines 0.996-0.9995, but so do different documents of one genre (two Lapua council
+# minutes 0.992, 33 non-twin pairs >= 0.98). The text can: the twins' word trigrams overlap by
+# Jaccard 0.97-0.995, the closest non-twins' by 0.13 at most. So centroids >= SAME_TEXT_COSINE only
+# make a document a candidate (a few per document, each costing a read of its passages'
+# signatures), and the whole texts' trigram Jaccard, estimated from the MinHash signatures the
+# store keeps per passage, >= DUPLICATE_JACCARD (the passage-level test's threshold) decides.
+SAME_TEXT_COSINE = 0.98
 
 
 class SimilarCases:
@@ -95,16 +107,31 @@ class SimilarCases:
         return self._similar_by_vector(target, k, self._same_documents(document_id))
 
     def _same_documents(self, document_id: str) -> set[str]:
-        """The document and its copies in other files, by content: the documents whose centroid
-        has cosine >= SAME_DOCUMENT_COSINE with its own. (Identical bytes need no test: the
-        document id is the content hash.)"""
+        """The document and its copies in other files, by content (see SAME_TEXT_COSINE; identical
+        bytes need no test: the document id is the content hash)."""
         import numpy as np
 
         doc_ids, centroids = self._document_centroids()
         if document_id not in doc_ids:
             return {document_id}
         cosines = centroids @ centroids[doc_ids.index(document_id)]
-        return {document_id} | {doc_ids[i] for i in np.flatnonzero(cosines >= SAME_DOCUMENT_COSINE)}
+        candidates = [
+            doc_ids[i] for i in np.flatnonzero(cosines >= SAME_TEXT_COSINE) if doc_ids[i] != document_id
+        ]
+        own = self._text_minhash(document_id) if candidates else None
+        if own is None:
+            return {document_id}
+        out = {document_id}
+        for other in candidates:
+            theirs = self._text_minhash(other)
+            if theirs is not None and minhash_jaccard(own, theirs) >= DUPLICATE_JACCARD:
+                out.add(other)
+        return out
+
+    def _text_minhash(self, document_id: str) -> np.ndarray | None:
+        """The MinHash of the document's whole text, from its passages' stored signatures."""
+        stored = self.store.get_passages(self.store.vector_ids_of(document_id)).values()
+        return union_minhash(sp.signature or signature(sp.passage.text) for sp in stored)
 
     def similar_passages(self, passage_id: str, k: int = 10) -> list[SimilarItem] | None:
         """Passages of other documents most similar to one passage; None when it does not exist."""

@@ -110,18 +110,36 @@ def test_documents_from_files_with_the_same_name_are_each_others_similar_cases(i
 
 
 def test_a_copy_of_the_same_text_in_another_file_is_not_a_similar_case(index_dir: Path, embedder):
-    """The same text as a PDF and as its Markdown export (other bytes, so another document id):
-    one document, so never each other's similar case; a document only alike stays."""
-    texts = [f"winter cycling snow clearing cycle lanes part {i}" for i in range(5)]
+    """The same text as a PDF and as its Markdown export (other bytes, so another document id, and
+    cut into passages a little differently): one document, never each other's similar case. The
+    text decides, not the vectors: the fake embedder gives the same words in another order the
+    same vector, and that document is a similar case."""
+    texts = [f"winter cycling snow clearing cycle lanes part {i}" for i in range(6)]
+    shuffled = [" ".join(reversed(t.split())) for t in texts]
     with SearchIndex.open(index_dir, embedder) as idx:
         idx.add(make_file("pdf", texts, source="/c/plan.pdf"))
-        idx.add(make_file("md", texts, source="/c/plan_text_twin.md"))
+        idx.add(make_file("md", [" ".join(texts[:2]), *texts[2:]], source="/c/plan_text_twin.md"))
+        idx.add(make_file("reordered", shuffled, source="/c/reordered.pdf"))
         idx.add(make_file("other", [f"winter cycling gritting cycle paths stage {i}" for i in range(4)],
                           source="/c/other.pdf"))  # fmt: skip
-        assert [i.document_id for i in idx.similar_documents("pdf", k=5)] == ["other"]
-        assert [i.document_id for i in idx.similar_documents("md", k=5)] == ["other"]
+        for doc in ("pdf", "md"):
+            assert {i.document_id for i in idx.similar_documents(doc, k=5)} == {"reordered", "other"}
+        assert "pdf" in {i.document_id for i in idx.similar_documents("reordered", k=5)}
         pid = idx.passages("pdf")[0].passage_id
-        assert {i.document_id for i in idx.similar_passages(pid, k=5)} == {"other"}
+        assert "md" not in {i.document_id for i in idx.similar_passages(pid, k=10)}
+        text = "winter cycling snow clearing"
+        assert "md" not in {i.document_id for i in idx.similar_to_text(text, k=5, exclude_document="pdf")}
+
+
+def test_a_documents_minhash_is_the_union_of_its_passages():
+    from nordsearch.search.duplicates import minhash_jaccard, signature, union_minhash
+
+    a, b = "winter cycling snow clearing cycle lanes", "district heating network heat pumps"
+    doc = union_minhash([signature(a), signature(b)])
+    assert minhash_jaccard(doc, union_minhash([signature(b), signature(a)])) == 1.0
+    assert minhash_jaccard(doc, union_minhash([signature(a)])) < 1.0
+    assert minhash_jaccard(union_minhash([signature(a)]), union_minhash([signature(b)])) < 0.2
+    assert union_minhash([signature("")]) is None
 
 
 def test_bad_group_is_rejected():
