@@ -11,14 +11,19 @@ report's country is "FI, SE, NO, DK"), so several of them are given by repeating
 
 from __future__ import annotations
 
-from typing import get_args, get_origin
+from typing import Annotated, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from nordsearch.api.schemas import LANGUAGE_LIST, Int, Lang, Year
 from nordsearch.search.query import MAX_K, MAX_QUERY_CHARS, Group, Mode, SearchRequest
 
 MAX_OFFSET = 10_000
+_ID = "[a-z0-9][a-z0-9-]*"
+# Theme ids (lower-case words joined by hyphens, as in ingest/themes.yaml), one or comma-separated.
+ThemeIds = Annotated[str, StringConstraints(pattern=f"^{_ID}(,{_ID})*$", max_length=400)]
+# A metadata value or a document id: never empty (an empty filter value is a mistake, not "all").
+Value = Annotated[str, StringConstraints(min_length=1, max_length=400)]
 
 
 class SearchParams(BaseModel):
@@ -49,12 +54,12 @@ class SearchParams(BaseModel):
     lang: list[Lang] | None = Field(
         default=None, max_length=10, description=f"Passage languages ({LANGUAGE_LIST}), e.g. fi,sv."
     )
-    theme: list[str] | None = Field(default=None, max_length=50, description="Theme ids (GET /themes).")
-    city: list[str] | None = Field(default=None, max_length=50, description="Document metadata city.")
-    country: list[str] | None = Field(default=None, max_length=50, description="Document metadata country.")
+    theme: list[ThemeIds] | None = Field(default=None, max_length=50, description="Theme ids (GET /themes).")
+    city: list[Value] | None = Field(default=None, max_length=50, description="Document metadata city.")
+    country: list[Value] | None = Field(default=None, max_length=50, description="Document metadata country.")
     year_from: Year | None = Field(default=None, description="Document metadata year, inclusive.")
     year_to: Year | None = Field(default=None, description="Document metadata year, inclusive.")
-    document_id: list[str] | None = Field(default=None, max_length=100, description="Only these documents.")
+    document_id: list[Value] | None = Field(default=None, max_length=100, description="Only these documents.")
     group: Group = Field(
         default="passage", description="document: one result per document with its best passages."
     )

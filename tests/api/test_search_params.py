@@ -101,6 +101,8 @@ def test_get_ignores_unknown_parameters_but_post_refuses_them(client):
         ({"q": "bus", "group": "pages"}, "group"),
         ({"q": "bus", "year_from": "soon"}, "year_from"),
         ({"q": "bus", "lang": ["klingon"]}, "lang"),
+        ({"q": "bus", "theme": ["Not a theme id"]}, "theme"),
+        ({"q": "bus", "city": [""]}, "city"),
         ({"q": ""}, "q"),
     ],
 )
