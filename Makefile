@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint format bench corpus clean
+.PHONY: install run test test-fast lint format bench corpus clean
 
 install: system-deps $(STAMP) model
 
@@ -56,6 +56,12 @@ run: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# The inner loop: everything but the tests marked slow (real model on many documents, wheel,
+# browser). CI runs `make test`, which runs them all.
+test-fast: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow"
 
 lint:
 	$(VENV)/bin/ruff check .

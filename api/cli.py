@@ -435,10 +435,16 @@ RootOpt = Annotated[
     typer.Option(
         "--root",
         help="Folders where gold `source` files are looked "
-        "up (default: the gold file's folder, ../shared/corpus).",
+        "up (default: the gold file's folder, then $NORDSEARCH_GOLD_ROOTS, else ../shared/corpus).",
     ),
 ]
 MaxPassagesOpt = Annotated[int, typer.Option(help="Passages sampled per document (0 = all).")]
+
+
+def _gold_roots() -> list[Path]:
+    import os
+
+    return [Path(p) for p in _settings().gold_roots.split(os.pathsep) if p]
 
 
 def _theme_eval_parts():
@@ -460,11 +466,11 @@ def themes_eval(
     gold: GoldArg, root: RootOpt = None, max_passages: MaxPassagesOpt = 24, as_json: JsonOpt = False
 ) -> None:
     """Precision, recall, F1 (micro, macro, per theme), F1@3 and NDCG@5 of the tagger on a gold set."""
-    from nordsearch.ingest.theme_eval import DEFAULT_ROOTS, evaluate
+    from nordsearch.ingest.theme_eval import evaluate
 
     tagger, ingest_fn, embed = _theme_eval_parts()
     report = evaluate(
-        gold, tagger, ingest_fn, embed, roots=root or DEFAULT_ROOTS, max_passages=max_passages or None
+        gold, tagger, ingest_fn, embed, roots=root or _gold_roots(), max_passages=max_passages or None
     )
     typer.echo(report.to_json() if as_json else report.format_table())
 
@@ -477,12 +483,12 @@ def themes_optimize(
     max_passages: MaxPassagesOpt = 24,
     out: Annotated[
         Path | None,
-        typer.Option(help="Where to write the thresholds (default: the tagger's thresholds file)."),
+        typer.Option(help="Where to write the thresholds (default: theme_thresholds.yaml in the data dir)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
 ) -> None:
     """Pick the tagger's thresholds that maximise micro-F1 on gold sets (cross-validated)."""
-    from nordsearch.ingest.theme_eval import DEFAULT_ROOTS, DEFAULT_THRESHOLDS_PATH, optimize
+    from nordsearch.ingest.theme_eval import optimize
 
     tagger, ingest_fn, embed = _theme_eval_parts()
     result = optimize(
@@ -490,8 +496,8 @@ def themes_optimize(
         tagger,
         ingest_fn,
         embed,
-        roots=root or DEFAULT_ROOTS,
-        out_path=None if dry_run else (out or DEFAULT_THRESHOLDS_PATH),
+        roots=root or _gold_roots(),
+        out_path=None if dry_run else (out or _settings().theme_thresholds),
         max_passages=max_passages or None,
         extra_gold=tuple(extra or ()),
     )

@@ -32,8 +32,9 @@ def open_index(
     if embedder is None:
         embedder = get_embedder(settings) if with_model else None
     return SearchIndex.open(
-        index_dir, embedder=embedder, create=create, hnsw_threshold=settings.hnsw_threshold
-    )
+        index_dir, embedder=embedder, create=create, hnsw_threshold=settings.hnsw_threshold,
+        theme_thresholds=settings.theme_thresholds,
+    )  # fmt: skip
 
 
 def as_dict(obj: Any) -> Any:

@@ -38,7 +38,7 @@ def main() -> int:
         f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}; budget {BUDGET * 1000:.0f} ms)"
     )
 
-    code = "import sys; sys.argv=['nordsearch','--help']\nimport api.cli\ntry:\n    api.cli.app()\nexcept SystemExit:\n    pass"
+    code = "import sys; sys.argv=['nordsearch','--help']\nimport nordsearch.api.cli as cli\ntry:\n    cli.app()\nexcept SystemExit:\n    pass"
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=env
     )

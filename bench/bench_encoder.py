@@ -25,9 +25,9 @@
    on exactly the same passage texts (extracted beforehand; extraction is not part of the baseline).
    The baseline encodes the first half of those passages before the product run and the rest after
    it (same load-drift reason). ratio = baseline encode seconds / end-to-end seconds (target >= 3x).
-   Inside the run the time in search.index.tag_themes (target < 10% of end to end; the one-time
+   Inside the run the time in search.indexer.tag_themes (target < 10% of end to end; the one-time
    embedding of the theme definitions on the first document is shown apart), in
-   search.index.embed_with_sentences, in LanguageOffsets.compute (centring offsets, once per new
+   search.vector_space.embed_with_sentences, in LanguageOffsets.compute (centring offsets, once per new
    index), in waiting for extraction, in building the theme tagger and in save() is measured by
    wrapping them; what is left is "other" (store writes, centring, hub scores).
 6. Ingest: PDF extraction pages/s (ingest.extract.extract) over all corpus PDFs; documents/min of 5.
@@ -358,10 +358,10 @@ def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -
     names = ("tag_themes", "embed_with_sentences", "definitions", "offsets", "extract_wait", "tagger", "save")
     buckets = {k: Bucket() for k in names}
     saved = {
-        "tag": search.index.tag_themes,
-        "embed": search.index.embed_with_sentences,
+        "tag": search.indexer.tag_themes,
+        "embed": search.vector_space.embed_with_sentences,
         "extract": search.batch._extract_all,
-        "tagger": search.index.SearchIndex._get_tagger,
+        "tagger": search.indexer.Indexer.tagger,
         "offsets": search.centering.LanguageOffsets.__dict__["compute"],
     }
     inside_tagging = [False]
@@ -383,10 +383,10 @@ def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -
         finally:
             buckets["definitions"].add(time.perf_counter() - t)
 
-    search.index.tag_themes = timed(tag_themes, buckets["tag_themes"])
-    search.index.embed_with_sentences = timed(saved["embed"], buckets["embed_with_sentences"])
+    search.indexer.tag_themes = timed(tag_themes, buckets["tag_themes"])
+    search.vector_space.embed_with_sentences = timed(saved["embed"], buckets["embed_with_sentences"])
     search.batch._extract_all = timed_iter(saved["extract"], buckets["extract_wait"])
-    search.index.SearchIndex._get_tagger = timed(saved["tagger"], buckets["tagger"])  # type: ignore[method-assign]
+    search.indexer.Indexer.tagger = timed(saved["tagger"], buckets["tagger"])  # type: ignore[method-assign]
     # per-language centring offsets: the taxonomy's parallel texts embedded once per new index
     search.centering.LanguageOffsets.compute = classmethod(  # type: ignore[method-assign,assignment]
         timed(saved["offsets"].__func__, buckets["offsets"])
@@ -404,10 +404,10 @@ def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -
                 index.close()
             e2e_s = time.perf_counter() - t0
     finally:
-        search.index.tag_themes = saved["tag"]
-        search.index.embed_with_sentences = saved["embed"]
+        search.indexer.tag_themes = saved["tag"]
+        search.vector_space.embed_with_sentences = saved["embed"]
         search.batch._extract_all = saved["extract"]
-        search.index.SearchIndex._get_tagger = saved["tagger"]  # type: ignore[method-assign]
+        search.indexer.Indexer.tagger = saved["tagger"]  # type: ignore[method-assign]
         search.centering.LanguageOffsets.compute = saved["offsets"]  # type: ignore[method-assign]
         del embedder.embed_passages
 

@@ -206,7 +206,7 @@ def allowed_sets(index: Path, filters: list[dict[str, Any]]) -> dict[str, np.nda
 
 def encode_queries(index: Path, texts: list[str]) -> np.ndarray:
     """Query vectors as the product hands them to FAISS: embedded, language-centred, with the
-    default hub weight as the last column (search.index.HUB_COLUMNS)."""
+    default hub weight as the last column (search.dense_layout.HUB_COLUMNS)."""
     from nordsearch.search.index import SearchIndex
     from nordsearch.search.query import SearchRequest
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 50 * 1024 * 1024
     upload_max_files: int = 20
     index_roots: str = ""  # os.pathsep-separated directories the server may index from
+    # os.pathsep-separated folders where theme gold files' documents are found (themes eval/optimize)
+    gold_roots: str = str(Path("..") / "shared" / "corpus")
 
     @model_validator(mode="after")
     def _default_model(self) -> Settings:

@@ -29,7 +29,6 @@ import numpy as np
 
 from nordsearch.ingest.records import IngestedFile
 from nordsearch.ingest.themes import (
-    DEFAULT_THRESHOLDS_PATH,
     EmbedFn,
     ThemeTagger,
     ThemeThresholds,
@@ -41,7 +40,9 @@ from nordsearch.ingest.themes import (
 IngestFn = Callable[[Path], IngestedFile]
 
 # Where a relative "source" may live besides the gold file's folder (repo-relative layout of the project).
-DEFAULT_ROOTS: tuple[Path, ...] = (Path(__file__).resolve().parent.parent.parent / "shared" / "corpus",)
+# Where gold files' document names are looked up when the caller gives no roots (Settings.gold_roots
+# is what the CLI passes): the shared corpus beside a checkout, as the tests and benches run it.
+DEFAULT_ROOTS: tuple[Path, ...] = (Path("..") / "shared" / "corpus",)
 # Long documents are tagged from an evenly spread sample of passages during evaluation: embedding every
 # passage of a 400-page plan costs minutes, and its themes are stable over two dozen evenly spread passages.
 DEFAULT_MAX_PASSAGES = 24
@@ -431,7 +432,7 @@ def optimize(
     embed_fn: EmbedFn | None,
     *,
     roots: Sequence[str | Path] = DEFAULT_ROOTS,
-    out_path: str | Path | None = DEFAULT_THRESHOLDS_PATH,
+    out_path: str | Path | None = None,
     folds: int = 5,
     max_passages: int | None = DEFAULT_MAX_PASSAGES,
     extra_gold: Sequence[str | Path] = (),

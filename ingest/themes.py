@@ -29,7 +29,9 @@ import yaml
 from nordsearch.ingest.records import LANGUAGES, normalize_language
 from nordsearch.ingest.taxonomy import Taxonomy
 
-DEFAULT_THRESHOLDS_PATH = Path(__file__).resolve().parent / "theme_thresholds.yaml"
+# The thresholds shipped with the package (read-only once installed); tuned ones live in the data
+# dir (Settings.theme_thresholds), where `nordsearch themes optimize` writes them.
+SHIPPED_THRESHOLDS = Path(__file__).resolve().parent / "theme_thresholds.yaml"
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 
@@ -95,8 +97,9 @@ class ThemeThresholds:
 
 
 def load_thresholds(path: str | Path | None = None) -> ThemeThresholds:
-    """Thresholds from the YAML file written by optimize; defaults when the file does not exist."""
-    source = Path(path) if path is not None else DEFAULT_THRESHOLDS_PATH
+    """Thresholds from the YAML file written by optimize (default: the shipped one); the built-in
+    defaults when the file does not exist."""
+    source = Path(path) if path is not None else SHIPPED_THRESHOLDS
     if not source.exists():
         return ThemeThresholds()
     data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
@@ -109,8 +112,9 @@ def load_thresholds(path: str | Path | None = None) -> ThemeThresholds:
     )
 
 
-def save_thresholds(thresholds: ThemeThresholds, path: str | Path | None = None, comment: str = "") -> Path:
-    target = Path(path) if path is not None else DEFAULT_THRESHOLDS_PATH
+def save_thresholds(thresholds: ThemeThresholds, path: str | Path, comment: str = "") -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     header = "# Theme decision thresholds, written by ingest.theme_eval.optimize; see ingest/themes.py.\n"
     if comment:
         header += "".join(f"# {line}\n" for line in comment.splitlines())

@@ -22,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nordsearch.ingest.records import LANGUAGES, normalize_language
@@ -33,16 +34,20 @@ if TYPE_CHECKING:
 CENTERING_VERSION = "1"
 
 
-def parallel_texts() -> dict[str, list[str]]:
-    """Per language, the same list of texts (taxonomy labels and definitions), aligned by position."""
-    from nordsearch.ingest.taxonomy import load_taxonomy
+PARALLEL_TEXTS_FILE = Path(__file__).resolve().parent / "centering_texts.yaml"
 
-    out: dict[str, list[str]] = {lang: [] for lang in LANGUAGES}
-    for theme in load_taxonomy():
-        for lang in LANGUAGES:
-            out[lang].append(theme.label(lang))
-            out[lang].append(theme.definition(lang))
-    return out
+
+def parallel_texts(path: Path = PARALLEL_TEXTS_FILE) -> dict[str, list[str]]:
+    """Per language, the same list of texts, aligned by position (centering_texts.yaml: its own
+    file, so editing a theme's definition does not silently invalidate every saved vector index)."""
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        rows = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["texts"]
+    missing = [i for i, row in enumerate(rows) if set(LANGUAGES) - set(row)]
+    if missing:
+        raise ValueError(f"{path}: entries {missing} lack a text in one of {', '.join(LANGUAGES)}")
+    return {lang: [str(row[lang]) for row in rows] for lang in LANGUAGES}
 
 
 def texts_fingerprint(texts: dict[str, list[str]]) -> str:

@@ -275,14 +275,31 @@ def get_embedder(settings: Settings | None = None) -> Embedder:
 
 
 def embed_with_sentences(
-    embedder: Embedder, texts: list[str], spans: Sequence[Spans] | None
+    embedder: Embedder, texts: list[str], spans: Sequence[Spans] | None, *, chunk: int | None = None
 ) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """Passage vectors of ``texts`` and, when ``spans`` is given and the embedder can, the vectors
-    of each text's sentence spans from the same forward pass (else None)."""
+    of each text's sentence spans from the same forward pass (else None); ``chunk`` texts per call
+    (bounds memory on very long documents)."""
+    import numpy as np
+
     both = getattr(embedder, "embed_passages_with_sentences", None)
-    if spans is None or both is None:
-        return embedder.embed_passages(texts), None
-    return both(texts, spans)
+    step = chunk or max(len(texts), 1)
+    matrices, sentences = [], []
+    for i in range(0, len(texts), step):
+        part = texts[i : i + step]
+        if spans is None or both is None:
+            matrices.append(embedder.embed_passages(part))
+            sentences.append(None)
+        else:
+            matrix, sent = both(part, spans[i : i + step])
+            matrices.append(matrix)
+            sentences.append(sent)
+    if not matrices:
+        return np.zeros((0, embedder.dimension), dtype=np.float32), (None if spans is None else [])
+    matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
+    if spans is None or any(s is None for s in sentences):
+        return matrix, None
+    return matrix, [v for sent in sentences for v in sent]  # type: ignore[union-attr]
 
 
 class QueryCache:

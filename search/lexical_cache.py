@@ -16,6 +16,7 @@ from nordsearch.search.fsutil import atomic_write_text
 from nordsearch.search.lexical_index import FORMAT_VERSION, LexicalIndex
 
 if TYPE_CHECKING:
+    from nordsearch.search.locking import ReadWriteLock
     from nordsearch.search.store import Store
 
 LEXICAL_FILE = "lexical.npz"
@@ -102,3 +103,44 @@ def _manifest(directory: Path) -> tuple[int, int] | None:
         return int(data["generation"]), int(data["count"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+class Current:
+    """The lexical index of one index directory kept current with the store in memory: from the
+    saved file when there is one, caught up by id difference, else built. ``lock`` is the vector
+    space's read-write lock (search.locking): catching up takes its write side."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.index: LexicalIndex | None = None
+        self.generation = -1
+
+    def get(self, store: Store, lock: ReadWriteLock) -> LexicalIndex:
+        index = self.index
+        if index is not None and self.generation == store.generation():
+            return index
+        with lock.write():
+            generation = store.generation()  # before reading passages: never labelled newer
+            if self.index is not None and self.generation == generation:
+                return self.index
+            if self.index is None:
+                loaded = load(self.directory)
+                if loaded is not None:
+                    self.index, self.generation = loaded.index, loaded.generation
+                    if loaded.generation == generation:
+                        return loaded.index
+            if self.index is None:
+                self.index = build(store)
+            else:
+                catch_up(self.index, store)
+            self.generation = generation
+            return self.index
+
+    def save(self, store: Store, lock: ReadWriteLock) -> bool:
+        """Write lexical.npz + lexical.json unless the saved ones are current (writer only)."""
+        if saved_generation(self.directory) == store.generation():
+            return False
+        index = self.get(store, lock)
+        with lock.read():  # a consistent snapshot: no catch-up while writing it
+            save(index, self.directory, self.generation)
+        return True

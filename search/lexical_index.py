@@ -11,10 +11,11 @@ statistics), evaluated in the same floating-point order, so scores are FTS5's bi
 Terms are single tokens as ``search.lexical`` produces them; a passage's text is its terms
 joined by spaces (the ``passages.lexical`` column), so ``str.split`` tokenises it as unicode61 does.
 
-Layout: a list of segments, each a CSR over its own passages -- sorted ids (int64), token counts
-(int32), a vocabulary term -> row, ``indptr`` (int64) into postings of positions (int32, into
-the segment's ids) and term frequencies (uint16, clipped at 65535), and a live mask. add()
-appends a segment, remove() only clears live bits, compact() merges everything into one segment.
+Layout: a list of segments (search.lexical_segment), each a CSR over its own passages -- sorted
+ids (int64), token counts (int32), a vocabulary term -> row, ``indptr`` (int64) into postings of
+positions (int32, into the segment's ids) and term frequencies (uint16, clipped at 65535), and a
+live mask. add() appends a segment, remove() only clears live bits, compact() merges everything
+into one segment.
 save() writes one .npz file (arrays per segment, the vocabulary as "\\n"-joined UTF-8 bytes).
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nordsearch.search.fsutil import atomic_write
+from nordsearch.search.lexical_segment import Segment, build_segment, merge_segments
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,37 +37,12 @@ FORMAT_VERSION = 1
 K1 = 1.2
 B = 0.75
 IDF_FLOOR = 1e-6  # FTS5's floor for terms in half the passages or more (log would be <= 0)
-MAX_FREQ = 65535  # uint16 term frequencies; a term repeated more often in one passage is clipped
 COMPACT_SEGMENTS = 8
 COMPACT_FRACTION = 0.2
 # Postings per stored row above which scores accumulate into one dense array over all rows
 # (a linear pass) rather than over the matched rows found by sorting.
 DENSE_SHARE = 1 / 16
 _SEGMENT_KEYS = ("ids", "lengths", "live", "indptr", "positions", "freqs", "terms")
-
-
-@dataclass(slots=True, eq=False)
-class _Segment:
-    ids: np.ndarray  # int64, sorted
-    lengths: np.ndarray  # int32 tokens per passage (FTS5's D)
-    vocab: dict[str, int]  # term -> row of indptr; insertion order is row order (save relies on it)
-    indptr: np.ndarray  # int64, len(vocab) + 1: row r's postings are [indptr[r], indptr[r + 1])
-    positions: np.ndarray  # int32 index into ids
-    freqs: np.ndarray  # uint16 occurrences of the term in that passage
-    live: np.ndarray  # bool per passage
-    dead: int = 0  # passages masked out by remove()
-
-    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(positions, frequencies) of the live passages holding ``term``."""
-        row = self.vocab.get(term)
-        if row is None:
-            return None
-        start, end = self.indptr[row], self.indptr[row + 1]
-        pos, freq = self.positions[start:end], self.freqs[start:end]
-        if self.dead:
-            keep = self.live[pos]
-            pos, freq = pos[keep], freq[keep]
-        return pos, freq
 
 
 @dataclass(slots=True, frozen=True)
@@ -80,7 +57,7 @@ class _View:
 class LexicalIndex:
     """BM25 over passages (vector id -> analysed text), equal to FTS5's bm25() on the same rows."""
 
-    def __init__(self, segments: list[_Segment]) -> None:
+    def __init__(self, segments: list[Segment]) -> None:
         import numpy as np
 
         self._segments = [s for s in segments if s.dead < len(s.ids)]
@@ -94,7 +71,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, ids: np.ndarray, texts: Sequence[str]) -> LexicalIndex:
         """An index of passages ``ids`` (unique, any order) with space-separated terms ``texts``."""
-        segment = _build_segment(ids, texts)
+        segment = build_segment(ids, texts)
         return cls([] if segment is None else [segment])
 
     def add(self, ids: np.ndarray, texts: Sequence[str]) -> None:
@@ -107,7 +84,7 @@ class LexicalIndex:
             return
         if self._n and bool(_members(ids, self.ids()).any()):
             raise ValueError("add() of ids already in the lexical index")
-        segment = _build_segment(ids, texts)
+        segment = build_segment(ids, texts)
         assert segment is not None
         self._segments.append(segment)
         self._n += len(segment.ids)
@@ -138,7 +115,7 @@ class LexicalIndex:
     def compact(self) -> None:
         """Merge all segments into one without the deleted rows (scores do not change)."""
         if len(self._segments) > 1 or self.deleted_count:
-            merged = _merge(self._segments)
+            merged = merge_segments(self._segments)
             self._segments = [] if merged is None else [merged]
             self._changed()
 
@@ -333,84 +310,7 @@ def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]
     return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
 
 
-def _segment(
-    ids: np.ndarray, lengths: np.ndarray, vocab: dict[str, int], rows: np.ndarray, positions: np.ndarray,
-    freqs: np.ndarray,
-) -> _Segment:  # fmt: skip
-    """A segment from its postings given as (term row, position, frequency), sorted by row."""
-    import numpy as np
-
-    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=len(vocab)), out=indptr[1:])
-    return _Segment(
-        ids=ids, lengths=lengths.astype(np.int32), vocab=vocab, indptr=indptr,
-        positions=positions.astype(np.int32), freqs=np.minimum(freqs, MAX_FREQ).astype(np.uint16),
-        live=np.ones(len(ids), dtype=bool),
-    )  # fmt: skip
-
-
-def _build_segment(ids: np.ndarray, texts: Sequence[str]) -> _Segment | None:
-    import numpy as np
-
-    ids = np.asarray(ids, dtype=np.int64)
-    if len(ids) != len(texts):
-        raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
-    if not len(ids):
-        return None
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    if bool(np.any(ids[1:] == ids[:-1])):
-        raise ValueError("duplicate ids in a lexical index build")
-    # Python touches each token once (a dict lookup); counting and sorting are numpy's.
-    vocab: dict[str, int] = {}
-    setdefault = vocab.setdefault
-    lengths: list[int] = []
-    term_ids: list[int] = []
-    for i in order.tolist():
-        tokens = texts[i].split()
-        lengths.append(len(tokens))
-        term_ids.extend([setdefault(t, len(vocab)) for t in tokens])
-    n = len(ids)
-    length_arr = np.asarray(lengths, dtype=np.int64)
-    # one key per (term, passage) occurrence; sorted unique keys are the CSR order, counts the tf
-    keys = np.asarray(term_ids, dtype=np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), length_arr)
-    keys, freqs = np.unique(keys, return_counts=True)
-    return _segment(ids, length_arr, vocab, keys // n, keys % n, freqs)
-
-
-def _merge(segments: list[_Segment]) -> _Segment | None:
-    """One segment holding the live passages of ``segments`` (vectorised; no re-tokenising)."""
-    import numpy as np
-
-    ids = np.concatenate([s.ids[s.live] for s in segments]) if segments else np.zeros(0, np.int64)
-    if not len(ids):
-        return None
-    lengths = np.concatenate([s.lengths[s.live] for s in segments])
-    order = np.argsort(ids, kind="stable")
-    ids, lengths = ids[order], lengths[order]
-    terms = sorted(set().union(*(s.vocab for s in segments)))
-    term_row = {t: i for i, t in enumerate(terms)}
-    rows, positions, freqs = [], [], []
-    for s in segments:
-        new_pos = np.full(len(s.ids), -1, dtype=np.int64)
-        new_pos[s.live] = np.searchsorted(ids, s.ids[s.live])
-        to_row = np.fromiter((term_row[t] for t in s.vocab), dtype=np.int64, count=len(s.vocab))
-        posting_rows = np.repeat(to_row, np.diff(s.indptr))
-        keep = s.live[s.positions]
-        rows.append(posting_rows[keep])
-        positions.append(new_pos[s.positions[keep]])
-        freqs.append(s.freqs[keep])
-    row, pos, freq = np.concatenate(rows), np.concatenate(positions), np.concatenate(freqs)
-    order = np.lexsort((pos, row))
-    row, pos, freq = row[order], pos[order], freq[order]
-    used = np.bincount(row, minlength=len(terms)) > 0
-    if not used.all():  # terms only deleted passages held
-        row = (np.cumsum(used) - 1)[row]
-        terms = [t for t, u in zip(terms, used.tolist(), strict=True) if u]
-    return _segment(ids, lengths, {t: i for i, t in enumerate(terms)}, row, pos, freq)
-
-
-def _read_segments(arrays: dict[str, np.ndarray]) -> list[_Segment]:
+def _read_segments(arrays: dict[str, np.ndarray]) -> list[Segment]:
     """Segments from saved arrays, every shape, dtype and range checked (ValueError if not)."""
     import numpy as np
 
@@ -440,7 +340,7 @@ def _read_segments(arrays: dict[str, np.ndarray]) -> list[_Segment]:
             freqs.dtype == np.uint16 and freqs.shape == positions.shape and bool(np.all(freqs > 0)), "freqs"
         )
         dead = n - int(np.count_nonzero(live))
-        segments.append(_Segment(ids, lengths, vocab, indptr, positions, freqs, live, dead))
+        segments.append(Segment(ids, lengths, vocab, indptr, positions, freqs, live, dead))
     live_ids = (
         np.sort(np.concatenate([s.ids[s.live] for s in segments])) if segments else np.zeros(0, np.int64)
     )

@@ -1,29 +1,29 @@
 """Ranking strategies: a query -> ranked (vector id, score) lists, dense, lexical or hybrid.
 
-The Retriever does not own the vectors: SearchIndex hands it the nearest-neighbour search (which
-holds the index's vector lock and keeps FAISS current with the store), the corpus-wide view,
-the stored vectors as FAISS holds them, the language offsets and the embedder, all as callables
-so nothing is loaded before a search needs it.
+The Retriever does not own the vectors: it reads them through the index's VectorSpace
+(search.vector_space: the nearest-neighbour search, which keeps FAISS current with the store, the
+corpus-wide view, the stored vectors as FAISS holds them, the language offsets, the embedder and
+the lexical index), each loaded only when a search needs it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nordsearch.search import fusion, lexical
+from nordsearch.search.dense_layout import TIE_MARGIN
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from nordsearch.search.centering import LanguageOffsets
-    from nordsearch.search.corpus_view import CorpusView
-    from nordsearch.search.embedder import Embedder, QueryCache
     from nordsearch.search.filters import PassageFilter
     from nordsearch.search.query import SearchRequest
     from nordsearch.search.store import Store
+    from nordsearch.search.vector_space import VectorSpace
 
-TIE_MARGIN = 16
+__all__ = ["TIE_MARGIN", "DenseSearch", "Ranked", "Retriever"]
 
 Ranked = list[tuple[int, float]]
 DenseSearch = Callable[["np.ndarray", int, "np.ndarray | None"], Ranked]
@@ -34,28 +34,16 @@ LexicalSearch = Callable[[list[str], "np.ndarray | None", int], Ranked]
 
 
 class Retriever:
-    def __init__(
-        self,
-        store: Store,
-        *,
-        nearest: NearestSearch,
-        corpus: Callable[[], CorpusView | None],
-        centered_vectors: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
-        offsets: Callable[[], LanguageOffsets | None],
-        embedder: Callable[[], Embedder],
-        query_cache: QueryCache | None = None,
-        lexical: LexicalSearch | None = None,
-        lexical_count: Callable[[list[str], np.ndarray | None], int] | None = None,
-    ) -> None:
+    def __init__(self, store: Store, space: VectorSpace) -> None:
         self.store = store
-        self._nearest = nearest  # the k passages of best dense score (FAISS), ties by id
-        self._corpus = corpus
-        self._centered_vectors = centered_vectors
-        self._offsets = offsets
-        self._embedder = embedder
-        self._query_cache = query_cache
-        self._lexical = lexical  # BM25 top k (search.lexical_index); None: no lexical side
-        self._lexical_count = lexical_count
+        self._nearest = space.nearest  # the k passages of best dense score (FAISS), ties by id
+        self._corpus = space.corpus
+        self._centered_vectors = space.centered_vectors
+        self._offsets = space.language_offsets
+        self._embedder = functools.partial(getattr, space, "embedder")  # loaded on first dense query
+        self._query_cache = space.query_cache
+        self._lexical = space.lexical_search  # BM25 top k (search.lexical_index)
+        self._lexical_count = space.lexical_count
 
     def rank(
         self, request: SearchRequest, filters: PassageFilter, pool: int

@@ -3,16 +3,17 @@ text or a file that need not be indexed, in any language.
 
 A document is represented by the unit centroid of its (language-centred) passage vectors (see
 CorpusView.centroids); a raw text is cut into ~200-word chunks whose vectors are averaged the
-same way. SearchIndex hands in the store and, as callables, the corpus view, the stored vectors
-as FAISS holds them, the dense search, the chunked passage embedding and the language offsets.
+same way. It reads vectors through the index's VectorSpace (search.vector_space: the corpus view,
+the stored vectors as FAISS holds them, the chunked passage embedding, the language offsets) and
+ranks with the Retriever's dense search.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nordsearch.search.dense_layout import TIE_MARGIN
 from nordsearch.search.duplicates import (
     DUPLICATE_JACCARD,
     minhash_jaccard,
@@ -22,15 +23,14 @@ from nordsearch.search.duplicates import (
 )
 from nordsearch.search.embedder import normalize_rows
 from nordsearch.search.query import SimilarItem
-from nordsearch.search.retrieval import TIE_MARGIN, DenseSearch
+from nordsearch.search.retrieval import DenseSearch
 
 if TYPE_CHECKING:
     import numpy as np
 
     from nordsearch.ingest.settings import Settings
-    from nordsearch.search.centering import LanguageOffsets
-    from nordsearch.search.corpus_view import CorpusView
     from nordsearch.search.store import Store, StoredPassage
+    from nordsearch.search.vector_space import VectorSpace
 
 CHUNK_WORDS = 200  # like ingest's passages: long raw texts are embedded in pieces and averaged
 # One text in two files (a PDF and its Markdown export, a report uploaded as .docx and as .pdf) is
@@ -46,22 +46,13 @@ SAME_TEXT_COSINE = 0.98
 
 
 class SimilarCases:
-    def __init__(
-        self,
-        store: Store,
-        *,
-        corpus: Callable[[], CorpusView | None],
-        centered_vectors: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
-        dense: DenseSearch,
-        embed_passages: Callable[[list[str]], np.ndarray],
-        offsets: Callable[[], LanguageOffsets | None],
-    ) -> None:
+    def __init__(self, store: Store, space: VectorSpace, *, dense: DenseSearch) -> None:
         self.store = store
-        self._corpus = corpus
-        self._centered_vectors = centered_vectors
+        self._corpus = space.corpus
+        self._centered_vectors = space.centered_vectors
         self._dense = dense
-        self._embed_passages = embed_passages
-        self._offsets = offsets
+        self._embed_passages = space.embed_passages
+        self._offsets = space.language_offsets
 
     def _document_centroids(self) -> tuple[list[str], np.ndarray]:
         """(document ids, unit centroid of each document's centred passage vectors)."""

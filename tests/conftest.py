@@ -41,35 +41,38 @@ def nordsearch_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "nordsearch.api.cli"]
 
 
-@pytest.fixture(scope="session")
-def corpus_index(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Path:
-    """corpus/ indexed once per test session by the real CLI with the real model; read-only for tests."""
+def _index_with_cli(folder: Path, index_dir: Path, model_dir: Path) -> tuple[dict, str]:
+    """Index ``folder`` with the real CLI and model: (its --report, what it printed)."""
     import json
     import os
     import subprocess
 
-    index_dir = tmp_path_factory.mktemp("corpus-index") / "index"
     report = index_dir.parent / "report.json"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(e5_model_dir)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(model_dir)}
     proc = subprocess.run(
-        [
-            *nordsearch_cli(),
-            "index",
-            str(CORPUS),
-            "--index",
-            str(index_dir),
-            "--quiet",
-            "--report",
-            str(report),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    data = json.loads(report.read_text(encoding="utf-8"))
-    assert data["failed"] == 0 and data["indexed"] >= 15, data
+        [*nordsearch_cli(), "index", str(folder), "--index", str(index_dir), "--quiet", "--report", str(report)],
+        capture_output=True, text=True, env=env, timeout=1800,
+    )  # fmt: skip
+    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    return data, proc.stderr + proc.stdout
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Path:
+    """corpus/ indexed once per test session by the real CLI with the real model; read-only for tests."""
+    index_dir = tmp_path_factory.mktemp("corpus-index") / "index"
+    data, output = _index_with_cli(CORPUS, index_dir, e5_model_dir)
+    assert data.get("failed") == 0 and data.get("indexed", 0) >= 15, output
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path, shared_corpus: Path) -> Path:
+    """../shared/corpus indexed once per test session by the real CLI with the real model, so the
+    slow tests that need its passages and vectors read them instead of re-embedding; read-only."""
+    index_dir = tmp_path_factory.mktemp("shared-index") / "index"
+    data, output = _index_with_cli(shared_corpus, index_dir, e5_model_dir)
+    assert data.get("indexed", 0) >= 60, output
     return index_dir
 
 

@@ -26,19 +26,17 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> su
     )
 
 
-def test_help_is_fast_and_lists_commands():
-    started = time.monotonic()
+def test_help_lists_commands():
+    # how fast it starts is measured by bench/bench_cli.py; here: that it works and imports little
     proc = run("--help")
     assert proc.returncode == 0
-    for command in ("index", "search", "documents", "serve", "stats", "remove", "themes"):
+    for command in ("index", "search", "documents", "serve", "stats", "remove", "themes", "model"):
         assert command in proc.stdout
-    # The bound is loose on purpose (loaded CI box); the real figure is in bench/bench_cli.py.
-    assert time.monotonic() - started < 5
 
 
 def test_help_imports_no_heavy_library():
     code = (
-        "import sys; sys.argv=['nordsearch','--help']\nimport api.cli\ntry:\n    api.cli.app()\n"
+        "import sys; sys.argv=['nordsearch','--help']\nimport nordsearch.api.cli as cli\ntry:\n    cli.app()\n"
         "except SystemExit:\n    pass\nheavy=[m for m in ('torch','numpy','faiss','sentence_transformers',"
         "'spacy','lingua','pypdf','fastapi') if m in sys.modules]\nprint('HEAVY', heavy)"
     )

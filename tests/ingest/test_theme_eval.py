@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nordsearch.ingest.records import Document, IngestedFile, Passage
@@ -138,33 +139,63 @@ def test_own_gold_files_are_valid():
     )
 
 
-def _document_report(e5_model_dir: Path, gold: Path, root: Path):
-    """The calibrated tagger on a document gold set, with the real pipeline and the product's model."""
-    from functools import partial
+class StoredCorpus:
+    """An index's documents as the theme evaluation reads them: each file's passages and their
+    vectors as the indexer stored them (the same pipeline and model), so a gold set over indexed
+    documents costs no extraction and no model call."""
 
-    from nordsearch.ingest.pipeline import ingest_file
-    from nordsearch.ingest.settings import Settings
+    def __init__(self, index_dir: Path) -> None:
+        from nordsearch.search.store import Store
+
+        self.store = Store(index_dir / "store.sqlite")
+        self.ids = {
+            str(Path(d.source).resolve()): d.document_id for d in self.store.list_documents(None, 100_000, 0)
+        }
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def ingest(self, path: Path) -> IngestedFile:
+        document_id = self.ids[str(Path(path).resolve())]
+        vids = self.store.vector_ids_of(document_id)
+        stored = self.store.get_passages(vids)
+        _, matrix = self.store.vectors_for(vids)
+        for vid, vector in zip(vids, matrix, strict=True):
+            self.vectors[stored[vid].passage.text] = vector
+        document = self.store.get_document(document_id)
+        assert document is not None
+        return IngestedFile(document, self.store.passages_of(document_id))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def _document_report(e5_model_dir: Path, gold: Path, corpus: StoredCorpus, root: Path):
+    """The calibrated tagger on a document gold set, with the product's model and its stored output."""
     from nordsearch.search.embedder import SentenceTransformerEmbedder
 
-    embed = SentenceTransformerEmbedder(str(e5_model_dir)).embed_passages
-    tagger = ThemeTagger(load_taxonomy(), embed)
-    report = evaluate(gold, tagger, partial(ingest_file, settings=Settings()), embed, roots=[root])
+    tagger = ThemeTagger(load_taxonomy(), SentenceTransformerEmbedder(str(e5_model_dir)).embed_passages)
+    try:
+        report = evaluate(gold, tagger, corpus.ingest, corpus.embed, roots=[root])
+    finally:
+        corpus.store.close()
     assert report.document is not None
     return report.document
 
 
 @pytest.mark.slow
-def test_document_micro_f1_on_dev_gold(e5_model_dir):
+def test_document_micro_f1_on_dev_gold(e5_model_dir, shared_index):
     gold = SHARED / "eval" / "themes_dev.jsonl"
     if not gold.exists():
         pytest.skip("dev gold not available")
-    assert _document_report(e5_model_dir, gold, SHARED / "corpus").micro_f1 >= 0.75
+    report = _document_report(e5_model_dir, gold, StoredCorpus(shared_index), SHARED / "corpus")
+    assert report.micro_f1 >= 0.75
 
 
 @pytest.mark.slow
-def test_document_themes_on_our_corpus_gold(e5_model_dir):
+def test_document_themes_on_our_corpus_gold(e5_model_dir, corpus_index):
     # gold judged from the documents' main themes before looking at the tagger's output (0.734
     # when written; the tagger over-tags themes our sample documents touch in passing)
     corpus = Path(__file__).resolve().parents[2] / "corpus"
-    report = _document_report(e5_model_dir, DATA / "themes_gold_corpus.jsonl", corpus)
+    report = _document_report(
+        e5_model_dir, DATA / "themes_gold_corpus.jsonl", StoredCorpus(corpus_index), corpus
+    )
     assert report.micro_f1 >= 0.70

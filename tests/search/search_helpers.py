@@ -75,6 +75,11 @@ def vectors_for(embedder: FakeEmbedder, f: IngestedFile) -> np.ndarray:
     return embedder.embed_passages([p.text for p in f.passages])
 
 
+def upsert(store, embedder: FakeEmbedder, f: IngestedFile):
+    """Store ``f`` with the fake embedder's vectors (search.store.Store.upsert_document)."""
+    return store.upsert_document(f, vectors_for(embedder, f))
+
+
 # SQLite FTS5 is the reference search.lexical_index is tested against (it was the product's BM25).
 def fts_match_expression(terms: list[str]) -> str | None:
     """An FTS5 MATCH string OR-ing the terms, each double-quoted so user input can never be parsed

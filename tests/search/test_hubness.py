@@ -6,6 +6,7 @@ import pytest
 from nordsearch.search import SearchIndex, SearchRequest
 from nordsearch.search.embedder import normalize_rows
 from nordsearch.search.hubness import hub_scores
+from nordsearch.search.vector_space import VectorSpace
 from tests.search.search_helpers import make_file
 
 
@@ -116,7 +117,7 @@ def test_dense_with_hub_weight_is_exact(index_dir, w):
             idx.add(make_file(lang, texts[n::3], language=lang))
         retriever = idx._retriever()
         qv = retriever.query_vector("question")
-        view = idx._corpus()
+        view = idx.space.corpus()
         brute = view.matrix @ qv - w * idx.store.hub_scores(view.ids)
         expected = [int(view.ids[i]) for i in np.lexsort((view.ids, -brute))][:4]
         assert [v for v, _ in retriever.dense(qv, 4, None, w)] == expected
@@ -125,7 +126,7 @@ def test_dense_with_hub_weight_is_exact(index_dir, w):
 
 
 def _exact_hubs(idx: SearchIndex) -> dict[int, float]:
-    view = idx._corpus()
+    view = idx.space.corpus()
     return dict(zip(view.ids.tolist(), hub_scores(view.matrix, view.languages).tolist(), strict=True))
 
 
@@ -151,10 +152,10 @@ def test_hub_scores_are_stored_at_write_time_and_exact_after_save(index_dir):
 def test_a_small_addition_is_scored_against_the_stored_reference_and_a_large_one_rebuilds_it(
     index_dir, monkeypatch
 ):
-    from nordsearch.search import index as index_module
+    from nordsearch.search import indexer as indexer_module
 
     # past this many passages the reference counts as a sample and save() keeps it for small changes
-    monkeypatch.setattr(index_module, "MAX_REFERENCE", 100)
+    monkeypatch.setattr(indexer_module, "MAX_REFERENCE", 100)
     rng = np.random.default_rng(5)
     table = {f"t{i}": rng.normal(size=4).tolist() for i in range(400)}
     idx = SearchIndex.open(index_dir, TableEmbedder(table), centering=False)
@@ -169,7 +170,7 @@ def test_a_small_addition_is_scored_against_the_stored_reference_and_a_large_one
         idx.save()
         assert idx.store.hub_reference().size == 300
         new_ids = idx.store.vector_ids_of("da")
-        view = idx._corpus()
+        view = idx.space.corpus()
         rows = np.searchsorted(view.ids, new_ids)
         expected = reference.scores(view.matrix[rows], ["da"] * len(rows))
         np.testing.assert_allclose(idx.store.hub_scores(new_ids), expected, rtol=1e-6)
@@ -189,7 +190,7 @@ def test_a_fresh_process_searches_without_reading_every_vector(hub_index, monkey
     hub_index.save()
     fresh = SearchIndex.open(hub_index.path, hub_index.embedder, centering=False)
     try:
-        monkeypatch.setattr(SearchIndex, "_corpus", lambda self: pytest.fail("corpus view built in a search"))
+        monkeypatch.setattr(VectorSpace, "corpus", lambda self: pytest.fail("corpus view built in a search"))
         reduced = _dense_order(fresh, "question", 0.3)
         assert reduced.index("sv-00001") < reduced.index("sv-00000")  # the hub is still demoted
     finally:

@@ -150,12 +150,12 @@ def test_save_and_reopen_uses_saved_vectors(index_dir, embedder, monkeypatch):
         _corpus(idx)
     man = json.loads((index_dir / MANIFEST_FILE).read_text())
     assert man["count"] == 90 and man["model"] == "fake-embedder"
-    from nordsearch.search import index as index_module
+    from nordsearch.search.vector_space import VectorSpace
 
-    def no_rebuild(self):
+    def no_rebuild(self, **_):
         raise AssertionError("should load vectors.faiss, not rebuild")
 
-    monkeypatch.setattr(index_module.SearchIndex, "_build_from_store", no_rebuild)
+    monkeypatch.setattr(VectorSpace, "_build_from_store", no_rebuild)
     with SearchIndex.open(index_dir, embedder, create=False) as idx:
         assert len(idx.search(SearchRequest("bus", k=3, mode="dense")).results) == 3
 
@@ -173,7 +173,9 @@ def test_tampered_manifest_dimension_raises(index_dir, embedder):
         assert idx.stats().documents == 0
 
 
-def test_stale_generation_triggers_rebuild_and_save(index_dir, embedder):
+def test_a_stale_saved_index_is_caught_up_by_a_reader_in_memory_and_saved_by_the_next_writer(
+    index_dir, embedder
+):
     with SearchIndex.open(index_dir, embedder) as idx:
         _corpus(idx)
     saved = json.loads((index_dir / MANIFEST_FILE).read_text())
@@ -182,11 +184,19 @@ def test_stale_generation_triggers_rebuild_and_save(index_dir, embedder):
     idx.add(make_file("late", ["late arriving park plan"], source="/c/late.txt"))
     idx.close()
     assert json.loads((index_dir / MANIFEST_FILE).read_text()) == saved
+    files = {f.name: f.stat().st_mtime_ns for f in index_dir.iterdir()}
     with SearchIndex.open(index_dir, embedder) as idx:
         res = idx.search(SearchRequest("late arriving park plan", k=1, mode="dense"))
         assert res.results[0].document_id == "late"
-        man = json.loads((index_dir / MANIFEST_FILE).read_text())
-        assert man["count"] == 91 and man["generation"] == saved["generation"] + 1
+    # reads never write: not the derived files, not the writer lock's file
+    assert {f.name: f.stat().st_mtime_ns for f in index_dir.iterdir()} == files
+    idx = SearchIndex.open(index_dir, embedder)
+    try:
+        assert idx.save()  # what `nordsearch index` does at the end, even with nothing new
+    finally:
+        idx.close()
+    man = json.loads((index_dir / MANIFEST_FILE).read_text())
+    assert man["count"] == 91 and man["generation"] == saved["generation"] + 1
 
 
 def test_embedder_model_mismatch(index_dir, embedder):
@@ -260,10 +270,10 @@ def hubs_kept(monkeypatch):
     """Hub scores stay through small changes, as in a large collection (past MAX_REFERENCE, a
     change under a tenth keeps the reference). A new reference rescores every passage, and FAISS,
     which holds the scores, is then rebuilt: see test_new_hub_scores_reach_a_reader_exactly."""
-    from nordsearch.search import index as index_module
+    from nordsearch.search import indexer as indexer_module
 
-    monkeypatch.setattr(index_module, "MAX_REFERENCE", 10)
-    monkeypatch.setattr(index_module, "HUB_REFRESH_AT_SAVE", 10.0)
+    monkeypatch.setattr(indexer_module, "MAX_REFERENCE", 10)
+    monkeypatch.setattr(indexer_module, "HUB_REFRESH_AT_SAVE", 10.0)
 
 
 def test_reader_catches_up_without_rebuilding(index_dir, embedder, monkeypatch, hubs_kept):
@@ -273,12 +283,12 @@ def test_reader_catches_up_without_rebuilding(index_dir, embedder, monkeypatch, 
     writer = SearchIndex.open(index_dir, embedder)
     try:
         assert len(reader.search(SearchRequest("bus", k=3, mode="dense")).results) == 3  # loads vectors.faiss
-        from nordsearch.search import index as index_module
+        from nordsearch.search.vector_space import VectorSpace
 
         def no_rebuild(self, **_):
             raise AssertionError("a flat index should catch up by id difference")
 
-        monkeypatch.setattr(index_module.SearchIndex, "_build_from_store", no_rebuild)
+        monkeypatch.setattr(VectorSpace, "_build_from_store", no_rebuild)
         writer.add(make_file("new", ["freshly added waterfront plan"], source="/c/new.txt"))
         writer.remove("en1")
         writer.save()

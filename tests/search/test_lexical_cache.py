@@ -98,16 +98,21 @@ def test_a_torn_file_is_rebuilt(index_dir: Path, embedder, garbage: bytes):
         assert _lexical(idx, "bus lanes", languages=["en"]) == expected and expected
 
 
-def test_a_build_inside_a_search_is_kept_for_the_next_process(index_dir: Path, embedder, monkeypatch):
+def test_a_build_inside_a_search_stays_in_memory_and_the_next_save_keeps_it(
+    index_dir: Path, embedder, monkeypatch
+):
     with SearchIndex.open(index_dir, embedder) as idx:
         _docs(idx)
     for name in (lexical_cache.LEXICAL_FILE, lexical_cache.LEXICAL_MANIFEST):
         (index_dir / name).unlink()  # as in an index from before the lexical index existed
-    reader = SearchIndex.open(index_dir, embedder)
-    try:
+    with SearchIndex.open(index_dir, embedder) as reader:
         expected = _lexical(reader, "winter cycling")
+    assert not (index_dir / lexical_cache.LEXICAL_FILE).exists()  # a read never writes
+    writer = SearchIndex.open(index_dir, embedder)
+    try:
+        assert writer.save()
     finally:
-        reader.close()
+        writer.close()
     assert (index_dir / lexical_cache.LEXICAL_FILE).exists()
     _no_build(monkeypatch)
     with SearchIndex.open(index_dir, embedder) as idx:

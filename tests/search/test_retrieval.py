@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from nordsearch.search import SearchRequest
@@ -31,15 +33,17 @@ def _unused(*_args, **_kwargs):
 def _retriever(cosines: dict[int, float], fetches: list, store=None) -> Retriever:
     store = store or FakeStore(len(cosines))
 
-    def nearest(qv, k, allowed, hub_weight):  # as SearchIndex._nearest: FAISS holds the hub column
+    def nearest(qv, k, allowed, hub_weight):  # as VectorSpace.nearest: FAISS holds the hub column
         fetches.append((k, hub_weight))
         scores = {v: c - hub_weight * store.hubs.get(v, 0.0) for v, c in cosines.items()}
         return sorted(scores.items(), key=lambda h: (-h[1], h[0]))[:k]
 
-    return Retriever(
-        store, nearest=nearest, corpus=_unused, centered_vectors=_unused,
-        offsets=lambda: None, embedder=_unused,
+    # the part of a VectorSpace that dense ranking reads; the rest must not be touched
+    space = SimpleNamespace(
+        nearest=nearest, corpus=_unused, centered_vectors=_unused, language_offsets=lambda: None,
+        query_cache=None, lexical_search=_unused, lexical_count=_unused,
     )  # fmt: skip
+    return Retriever(store, space)
 
 
 def test_dense_is_one_nearest_search_by_the_hub_corrected_score():
