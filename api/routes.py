@@ -1,5 +1,5 @@
-"""Routes added to the service by ``create_app``: POST /search, /themes, /stats, uploads, deletes and
-jobs, plus the upload-size guard. Reads need ``require_read``, writes ``require_write`` (api.auth)."""
+"""Routes added to the service by ``create_app``: /themes, /stats, uploads, deletes and jobs, plus
+the upload-size guard. Reads need ``require_read``, writes ``require_write`` (api.auth)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from nordsearch.api.auth import require_read, require_write
 from nordsearch.api.jobs import JobManager
 from nordsearch.api.roots import check_tree, resolve_in_roots
 from nordsearch.api.service import document_or_404
+from nordsearch.ingest.sidecar import SIDECAR_KEYS
 
 SYNC_MAX_FILES = 5  # POST /documents answers with the result itself up to this many files ...
 SYNC_MAX_BYTES = 5 * 1024 * 1024  # ... and bytes; bigger uploads become a job (202)
@@ -32,7 +33,6 @@ WRITE_OPERATIONS = {
     ("GET", "/jobs"),
     ("GET", "/jobs/{job_id}"),
 }  # the routes below that take require_write
-SIDECAR_FIELDS = ("title", "url", "city", "country", "year", "publisher", "language")
 
 
 def _problem_json(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -91,40 +91,10 @@ def _safe_name(name: str) -> str:
 
 
 def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]) -> APIRouter:
-    from nordsearch.api.service import search_json, split_csv
-
     read = [Depends(require_read)]
     write = [Depends(require_write)]
     router = APIRouter()
     uploads_dir = Path(holder.index_dir) / UPLOADS
-
-    @router.post(
-        "/search",
-        tags=["search"],
-        dependencies=read,
-        response_model=schemas.SearchResult,
-        responses=schemas.problems(401, 403, 422, 503),
-        summary="Search with a JSON body (all GET /search parameters plus document filters)",
-    )
-    def search_post(body: schemas.SearchBody) -> dict[str, Any]:
-        try:
-            return search_json(
-                holder.get(),
-                body.q,
-                k=body.k,
-                offset=body.offset,
-                mode=body.mode,
-                languages=split_csv(body.lang),
-                themes=body.theme,
-                document_ids=body.document_id,
-                cities=body.city,
-                countries=body.country,
-                year_from=body.year_from,
-                year_to=body.year_to,
-                group=body.group,
-            )
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
 
     @router.get(
         "/themes",
@@ -136,7 +106,8 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     )
     def themes(
         lang: Annotated[
-            schemas.UiLang, Query(description="Label language: fi, sv, nb, da or en.", examples=["fi"])
+            schemas.UiLang,
+            Query(description=f"Label language: {schemas.LANGUAGE_LIST}.", examples=["fi"]),
         ] = "en",
     ) -> dict[str, Any]:
         from nordsearch.api.service import themes_json
@@ -192,7 +163,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         summary="Upload and index files (PDF, HTML, DOCX, TXT, Markdown)",
         description=(
             "Multipart upload: one or more files in the form field `files`, optional `metadata` (a JSON "
-            "object applied to every file: title, url, city, country, year, publisher, language). Small "
+            f"object applied to every file: {', '.join(SIDECAR_KEYS)}). Small "
             f"uploads (up to {SYNC_MAX_FILES} files and {SYNC_MAX_BYTES // (1024 * 1024)} MB) are indexed "
             "before the answer (201, the finished job); larger ones, or `background=true`, become a job "
             "(202 with Location: /jobs/{id}). Every file's outcome is in the job's `result.files`."
@@ -306,10 +277,10 @@ def _parse_metadata(metadata: str | None) -> dict[str, Any]:
         raise HTTPException(422, f"metadata: not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise HTTPException(422, "metadata: must be a JSON object")
-    unknown = sorted(set(data) - set(SIDECAR_FIELDS))
+    unknown = sorted(set(data) - set(SIDECAR_KEYS))
     if unknown:
         raise HTTPException(
-            422, f"metadata: unknown fields {', '.join(unknown)} (allowed: {', '.join(SIDECAR_FIELDS)})"
+            422, f"metadata: unknown fields {', '.join(unknown)} (allowed: {', '.join(SIDECAR_KEYS)})"
         )
     return data
 

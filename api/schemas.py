@@ -11,10 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
-_CODE = "(fi|sv|nb|no|da|en)"
+from nordsearch.ingest.records import LANGUAGE_CODES, LANGUAGES
+
+_CODE = f"({'|'.join(LANGUAGE_CODES)})"
 # One language code, or several comma-separated ("fi,sv"), as GET parameters are often written.
 Lang = Annotated[str, StringConstraints(pattern=f"^{_CODE}(,{_CODE})*$", max_length=40)]
-UiLang = Literal["fi", "sv", "nb", "no", "da", "en"]
+UiLang = Literal[LANGUAGE_CODES]  # type: ignore[valid-type]
+LANGUAGE_LIST = ", ".join(LANGUAGES)  # for descriptions: "fi, sv, nb, da, en"
 
 
 def _no_bool(value: Any) -> Any:
@@ -74,41 +77,6 @@ class Health(Open):
 class Ready(Open):
     status: str = Field(examples=["ready"])
     index: str
-
-
-class SearchBody(BaseModel):
-    """POST /search: the same parameters as GET /search, plus document-metadata filters."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "q": "miten kaupungit ovat lisänneet pyöräilyä talvella?",
-                    "k": 5,
-                    "lang": ["sv", "fi"],
-                    "group": "document",
-                },
-            ]
-        },
-    )
-
-    q: str = Field(min_length=1, max_length=2000, description="Question or keywords, in any language.")
-    k: Int = Field(default=10, ge=1, le=200)
-    offset: Int = Field(default=0, ge=0, le=10000)
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
-    lang: list[Lang] | None = Field(
-        default=None, max_length=10, description="Passage languages (fi, sv, nb, da, en)."
-    )
-    theme: list[str] | None = Field(default=None, max_length=50, description="Theme ids (GET /themes).")
-    document_id: list[str] | None = Field(default=None, max_length=100, description="Only these documents.")
-    city: list[str] | None = Field(default=None, max_length=50, description="Document metadata city.")
-    country: list[str] | None = Field(default=None, max_length=50, description="Document metadata country.")
-    year_from: Year | None = None
-    year_to: Year | None = None
-    group: Literal["passage", "document"] = Field(
-        default="passage", description="document: one result per document with its best passages."
-    )
 
 
 class Hit(Open):

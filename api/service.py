@@ -6,21 +6,21 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nordsearch.ingest.settings import Settings, get_settings
-
 if TYPE_CHECKING:
+    from nordsearch.ingest.settings import Settings
     from nordsearch.search.index import SearchIndex
+    from nordsearch.search.query import SearchRequest
 
 
-def resolve_index_dir(index: Path | str | None, settings: Settings | None = None) -> Path:
-    """--index DIR, else NORDSEARCH_INDEX, else the default under the current directory."""
-    settings = settings or get_settings()
+def resolve_index_dir(index: Path | str | None, settings: Settings) -> Path:
+    """--index DIR, else NORDSEARCH_INDEX (``settings.index``), else the default under the current
+    directory."""
     return Path(index) if index else Path(settings.index)
 
 
 def open_index(
     index_dir: Path,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     with_model: bool = True,
     create: bool = True,
@@ -29,7 +29,6 @@ def open_index(
     from nordsearch.search.embedder import get_embedder
     from nordsearch.search.index import SearchIndex
 
-    settings = settings or get_settings()
     if embedder is None:
         embedder = get_embedder(settings) if with_model else None
     return SearchIndex.open(
@@ -47,15 +46,6 @@ def as_dict(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [as_dict(o) for o in obj]
     return obj
-
-
-def split_csv(value: str | list[str] | None) -> list[str] | None:
-    """'fi,sv' or ['fi', 'sv'] or ['fi,sv'] -> ['fi', 'sv']; empty -> None."""
-    if not value:
-        return None
-    items = [value] if isinstance(value, str) else list(value)
-    out = [part.strip() for item in items for part in item.split(",") if part.strip()]
-    return out or None
 
 
 HIT_FIELDS = (
@@ -79,11 +69,9 @@ HIT_FIELDS = (
 )
 
 
-def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
-    """Run a search; the JSON shape of `nordsearch search --json` and `GET /search`."""
-    from nordsearch.search.query import SearchRequest
-
-    request = SearchRequest(q=q, **{k: v for k, v in options.items() if v is not None})
+def search_json(index: SearchIndex, request: SearchRequest) -> dict[str, Any]:
+    """Run a search; the JSON shape of `nordsearch search --json`, GET and POST /search (the
+    request comes from api.request.to_search_request, whichever face it came through)."""
     response = index.search(request)
     results = []
     for hit in response.results:
@@ -94,7 +82,7 @@ def search_json(index: SearchIndex, q: str, **options: Any) -> dict[str, Any]:
         ]
         results.append(row)
     return {
-        "query": q,
+        "query": request.q,
         "mode": request.mode,
         "k": request.k,
         "offset": request.offset,

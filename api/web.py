@@ -101,6 +101,49 @@ def _shorten(text: str, limit: int = 420) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
+WEB_MAX_K = 50  # results per page the web page shows at most
+FORM_FIELDS = ("q", "lang", "theme")  # what the page's form itself has inputs for
+
+
+def _form(request: Request) -> dict[str, Any]:
+    """The page's query string as SearchParams fields: lists for the repeatable ones, empty values
+    (a select left at "all") dropped, unknown parameters (``ui``) left out, and k and offset
+    clamped to what the page shows rather than refused, as a hand-edited URL deserves."""
+    from nordsearch.api.request import LIST_FIELDS, SearchParams
+
+    qp = request.query_params
+    out: dict[str, Any] = {}
+    for name in SearchParams.model_fields:
+        values = [v for v in qp.getlist(name) if v.strip()]
+        if not values:
+            continue
+        out[name] = values if name in LIST_FIELDS else values[-1]
+    for name, low, high in (("k", 1, WEB_MAX_K), ("offset", 0, None)):
+        if name in out and out[name].strip().lstrip("-").isdigit():
+            value = max(low, int(out[name]))
+            out[name] = str(min(value, high) if high else value)
+    return out
+
+
+def _pairs(raw: dict[str, Any], skip: set[str]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for name, value in raw.items():
+        if name not in skip:
+            pairs += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
+    return pairs
+
+
+def _query_pairs(raw: dict[str, Any], offset: int) -> list[tuple[str, str]]:
+    """The search's query string (every filter kept) at another offset."""
+    return [*_pairs(raw, {"offset"}), ("offset", str(offset))]
+
+
+def _hidden(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """Parameters the form has no input for (city, country, years, documents, mode, group, k),
+    kept as hidden inputs so a new question searches within them too."""
+    return _pairs(raw, {"offset", *FORM_FIELDS})
+
+
 def web_router(holder) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -111,9 +154,8 @@ def web_router(holder) -> APIRouter:
         )
 
         def switch_url(code: str) -> str:
-            params = dict(request.query_params)
-            params["ui"] = code
-            return f"{request.url.path}?{urlencode(params)}"
+            params = [(k, v) for k, v in request.query_params.multi_items() if k != "ui"]
+            return f"{request.url.path}?{urlencode([*params, ('ui', code)])}"
 
         labels = _theme_labels(ui)
         return {
@@ -130,34 +172,34 @@ def web_router(holder) -> APIRouter:
         return HTMLResponse(_env().get_template(name).render(**ctx), status_code=status)
 
     @router.get("/", response_class=HTMLResponse)
-    def page(request: Request, q: str = "", lang: str = "", theme: str = "", offset: int = 0, k: int = 10):
+    def page(request: Request):
+        from pydantic import ValidationError
+
+        from nordsearch.api.request import SearchParams, to_search_request
         from nordsearch.api.service import search_json
 
         ctx = context(request)
-        k = max(1, min(k, 50))
-        offset = max(0, offset)
-        ctx.update(q=q, lang=lang, theme=theme, offset=offset, k=k, groups=[], has_more=False, error=None)
+        raw = _form(request)
+        q = str(raw.get("q", ""))
+        ctx.update(q=q, lang=raw.get("lang", []), theme=raw.get("theme", []), hidden=_hidden(raw))
+        ctx.update(groups=[], has_more=False, error=None, offset=0, k=10)
 
         def page_url(new_offset: int) -> str:
-            return "/?" + urlencode(
-                {"q": q, "lang": lang, "theme": theme, "ui": ctx["ui"], "offset": max(0, new_offset), "k": k}
-            )
+            return "/?" + urlencode([*_query_pairs(raw, max(0, new_offset)), ("ui", ctx["ui"])])
 
         ctx["page_url"] = page_url
-        if q.strip():
-            try:
-                data = search_json(
-                    holder.get(),
-                    q,
-                    k=k,
-                    offset=offset,
-                    languages=[lang] if lang else None,
-                    themes=[theme] if theme else None,
-                )
-                ctx["groups"] = group_hits(data["results"], q)
-                ctx["has_more"] = data.get("total", 0) > offset + k
-            except (ValueError, HTTPException) as exc:
-                ctx["error"] = getattr(exc, "detail", None) or str(exc)
+        if not q.strip():
+            return render("search.html", ctx)
+        try:
+            params = SearchParams.model_validate(raw)
+            ctx.update(offset=params.offset, k=params.k)
+            data = search_json(holder.get(), to_search_request(params))
+            ctx["groups"] = group_hits(data["results"], q)
+            ctx["has_more"] = data.get("total", 0) > params.offset + params.k
+        except ValidationError as exc:
+            ctx["error"] = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        except (ValueError, HTTPException) as exc:
+            ctx["error"] = getattr(exc, "detail", None) or str(exc)
         return render("search.html", ctx)
 
     @router.get("/view/{document_id}", response_class=HTMLResponse)

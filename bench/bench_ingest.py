@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 from nordsearch.ingest.extract import extract, format_for  # noqa: E402
 from nordsearch.ingest.language import detect_document_language, get_detector  # noqa: E402
 from nordsearch.ingest.passages import split_passages  # noqa: E402
-from nordsearch.ingest.records import IngestError, content_hash, normalize_language  # noqa: E402
+from nordsearch.ingest.records import LANGUAGES, IngestError, content_hash, normalize_language  # noqa: E402
 from nordsearch.ingest.sentences import get_nlp  # noqa: E402
 from nordsearch.ingest.settings import get_settings  # noqa: E402
 from nordsearch.ingest.sidecar import read_sidecar  # noqa: E402
@@ -69,7 +69,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     get_detector()
-    for lang in ("fi", "sv", "nb", "da", "en"):
+    for lang in LANGUAGES:
         get_nlp(lang)
     warmup = time.perf_counter() - t0
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -37,6 +37,7 @@ def main() -> None:
         )
 
     from nordsearch.api.service import open_index
+    from nordsearch.ingest.settings import Settings
     from nordsearch.search.evaluate import (
         evaluate,
         format_table,
@@ -48,7 +49,7 @@ def main() -> None:
 
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    with open_index(args.index, create=False) as idx:
+    with open_index(args.index, Settings(), create=False) as idx:
         started = time.perf_counter()
         reports = evaluate(queries, qrels, rank_with_index(idx), modes=modes)
         seconds = time.perf_counter() - started

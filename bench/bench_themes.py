@@ -67,14 +67,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from nordsearch.ingest.pipeline import ingest_file
+    from functools import partial
 
+    from nordsearch.ingest.pipeline import ingest_file
+    from nordsearch.ingest.settings import Settings
+
+    ingest = partial(ingest_file, settings=Settings())
     embed = None if args.lexical_only else CachedEmbedder(args.cache)
     tagger = ThemeTagger(load_taxonomy(), embed)
     for gold in (args.gold, *args.extra):
         started = time.perf_counter()
         items = te.read_gold(gold, args.roots, tagger.theme_ids)
-        evidence = te.collect_evidence(items, tagger, ingest_file, embed, args.max_passages)
+        evidence = te.collect_evidence(items, tagger, ingest, embed, args.max_passages)
         report = te.report_from_evidence(str(gold), evidence, tagger, tagger.thresholds)
         print(report.format_table())
         print(f"({len(items)} items in {time.perf_counter() - started:.1f} s)")

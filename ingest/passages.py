@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from nordsearch.ingest.language import detect_passage_languages
 from nordsearch.ingest.records import ExtractedDocument, Heading, Passage, passage_id_for
 from nordsearch.ingest.sentences import sentence_spans_many, trimmed_span
-from nordsearch.ingest.settings import Settings, get_settings
+from nordsearch.ingest.settings import Settings
 
 _BLOCK_RE = re.compile(r"\S(?:.|\n(?!\s*\n))*", re.DOTALL)
 _WORD_RE = re.compile(r"\S+")
@@ -193,10 +193,10 @@ def _pack(units: list[Unit], min_words: int, max_words: int, overlap: int) -> li
 
 
 def split_passages(
-    doc: ExtractedDocument, document_id: str, document_language: str, settings: Settings | None = None
+    doc: ExtractedDocument, document_id: str, document_language: str, settings: Settings
 ) -> list[Passage]:
-    """Cut a document into Passages (offsets into doc.text, pages, section path, language)."""
-    settings = settings or get_settings()
+    """Cut a document into Passages (offsets into doc.text, pages, section path, language), sized
+    by ``settings``' passage_min_words, passage_max_words and passage_overlap_sentences."""
     min_words = max(1, settings.passage_min_words)
     max_words = max(min_words, settings.passage_max_words)
     units = _units(doc, document_language, max_words)

@@ -1,7 +1,7 @@
 """ingest_file: one file in, one IngestedFile (Document + Passages) out.
 
-A pure function of the file (and its sidecar): no index, no model, no global state other
-than cached language/sentence tools, so it can run in worker processes.
+A pure function of the file (and its sidecar) and the settings it is given: no index, no model,
+no global state other than cached language/sentence tools, so it can run in worker processes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from nordsearch.ingest.records import (
     content_hash,
     normalize_language,
 )
-from nordsearch.ingest.settings import Settings, get_settings
+from nordsearch.ingest.settings import Settings
 from nordsearch.ingest.sidecar import read_sidecar
 
 _POOR_TITLE_RE = re.compile(
@@ -43,9 +43,9 @@ def choose_title(extracted: str | None, sidecar: dict[str, Any], path: Path) -> 
     return path.stem.replace("_", " ").strip() or path.name
 
 
-def ingest_file(path: Path | str, settings: Settings | None = None) -> IngestedFile:
-    """Extract, describe and split one file. Raises IngestError when it cannot be ingested."""
-    settings = settings or get_settings()
+def ingest_file(path: Path | str, settings: Settings) -> IngestedFile:
+    """Extract, describe and split one file with ``settings`` (size limit, OCR, passage sizes).
+    Raises IngestError when it cannot be ingested."""
     path = Path(path)
     source = str(path)
     get_extractor(path)  # unsupported_format before reading a byte

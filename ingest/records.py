@@ -14,6 +14,8 @@ from typing import Any
 # both map to it: planners search them as one language); "no" is accepted as an alias.
 LANGUAGES: tuple[str, ...] = ("fi", "sv", "nb", "da", "en")
 LANGUAGE_ALIASES: dict[str, str] = {"no": "nb", "nn": "nb", "nob": "nb", "nno": "nb"}
+# Every spelling normalize_language accepts (what language parameters are validated against).
+LANGUAGE_CODES: tuple[str, ...] = LANGUAGES + tuple(LANGUAGE_ALIASES)
 FORMATS: tuple[str, ...] = ("pdf", "html", "docx", "txt", "md")
 
 

@@ -7,6 +7,7 @@ the next run carries on where this one stopped.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from nordsearch.ingest.extract import supported_suffixes
 from nordsearch.ingest.records import IngestedFile, IngestError, content_hash
 
 if TYPE_CHECKING:
+    from nordsearch.ingest.settings import Settings
     from nordsearch.search.index import SearchIndex
 
 Status = Literal["indexed", "unchanged", "failed", "removed"]
@@ -150,12 +152,13 @@ def source_key(path: Path) -> str:
     return str(path.resolve())
 
 
-def _ingest_worker(path_str: str) -> IngestedFile | IngestError:
-    # Runs in a worker process: errors travel back as values, never as a dead pool.
+def _ingest_worker(path_str: str, settings: Settings) -> IngestedFile | IngestError:
+    # Runs in a worker process: errors travel back as values, never as a dead pool. The settings
+    # travel with every file (pickled), so a worker never falls back to its own environment's.
     from nordsearch.ingest.pipeline import ingest_file
 
     try:
-        return ingest_file(Path(path_str))
+        return ingest_file(Path(path_str), settings)
     except IngestError as exc:
         return exc
     except Exception as exc:  # a bug or a library failure on a strange file must not end the batch
@@ -166,13 +169,17 @@ def index_paths(
     index: SearchIndex,
     paths: Iterable[Path],
     *,
+    settings: Settings,
     workers: int = 0,
     prune: bool = False,
     force: bool = False,
     progress: Progress | None = None,
-    ingest: Callable[[str], IngestedFile | IngestError] = _ingest_worker,
+    ingest: Callable[[str], IngestedFile | IngestError] | None = None,
 ) -> BatchReport:
-    """Index files and folders into ``index``; see the module docstring for the guarantees."""
+    """Index files and folders into ``index``, extracting them with ``settings`` (``ingest``
+    replaces the extraction, for tests); see the module docstring for the guarantees."""
+    if ingest is None:
+        ingest = functools.partial(_ingest_worker, settings=settings)
     started = time.monotonic()
     progress = progress or Progress()
     files, outcomes = discover(list(paths))

@@ -1,9 +1,9 @@
 """Corpus-wide statistics over every passage's (centred) vector, at one store generation.
 
-Language moments (balanced dense search) and document centroids (similar cases) need the whole
-matrix; they are computed lazily from one snapshot and the snapshot is replaced when the store's
-generation moves on. Hub scores, which every dense search needs, are not here: they are kept in
-the store at write time (search.hubness.HubReference).
+Document centroids (similar cases) need the whole matrix; they are computed lazily from one
+snapshot and the snapshot is replaced when the store's generation moves on. Hub scores, which
+every dense search needs, are not here: they are kept in the store at write time
+(search.hubness.HubReference).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from nordsearch.search.centering import LanguageStats
 from nordsearch.search.embedder import normalize_rows
 
 if TYPE_CHECKING:
@@ -25,14 +24,7 @@ class CorpusView:
     matrix: np.ndarray  # the vectors as FAISS holds them (language-centred when centring is on)
     documents: list[str]  # document id of each row
     languages: list[str]  # passage language of each row
-    _stats: LanguageStats | None = field(default=None, repr=False)
     _centroids: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
-
-    def language_stats(self) -> LanguageStats:
-        """Mean and covariance of each language's passage vectors."""
-        if self._stats is None:
-            self._stats = LanguageStats.build(self.ids, self.matrix, self.languages)
-        return self._stats
 
     def centroids(self) -> tuple[list[str], np.ndarray]:
         """(document ids, unit centroid of each document's passage vectors): a document is

@@ -19,6 +19,7 @@ import hashlib
 import re
 import unicodedata
 import zlib
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,22 @@ def signature(text: str) -> bytes:
     # (a*h + b) mod p < 2^31 for every slot: each column is one permutation of the shingle space
     values = ((hashes[:, None] % _PRIME) * a[None, :] + b[None, :]) % _PRIME
     return digest + values.min(axis=0).astype(np.uint32).tobytes()
+
+
+def union_minhash(signatures: Iterable[bytes]) -> np.ndarray | None:
+    """The MinHash of several texts taken together (a document, from its passages' signatures):
+    the minimum of a union is the minimum of the parts' minima, slot by slot. None when no
+    signature carries a MinHash (empty texts)."""
+    import numpy as np
+
+    parts = [np.frombuffer(s, dtype=np.uint32, offset=_KEY_BYTES) for s in signatures if len(s) > _KEY_BYTES]
+    return np.minimum.reduce(parts) if parts else None
+
+
+def minhash_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """The Jaccard similarity of two texts' trigram sets, estimated from their MinHashes (the share
+    of equal slots; standard error <= 0.063 at 64 slots)."""
+    return float((a == b).mean())
 
 
 class DuplicateFinder:

@@ -9,39 +9,17 @@ lexical evidence count only where it can apply.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
-
-
-def rrf(rankings: list[list[int]], k_rrf: int = 60) -> dict[int, float]:
-    """Reciprocal rank fusion: sum over lists of 1 / (k_rrf + rank), rank starting at 1."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, vid in enumerate(ranking, start=1):
-            fused[vid] = fused.get(vid, 0.0) + 1.0 / (k_rrf + rank)
-    return fused
-
-
-def weighted(dense: dict[int, float], lexical: dict[int, float], weight: float = 0.3) -> dict[int, float]:
-    """Dense-led fusion: cosine similarity plus ``weight`` times BM25 scaled to [0, 1] by the best
-    lexical score. ``dense`` must hold a score for every candidate (the caller scores lexical-only
-    hits exactly) so a passage is never rewarded just for missing from one list."""
-    best = max((s for s in lexical.values() if s > 0), default=0.0)
-    fused: dict[int, float] = {}
-    for vid, d in dense.items():
-        lex = lexical.get(vid, 0.0)
-        fused[vid] = d + (weight * max(lex, 0.0) / best if best > 0 else 0.0)
-    return fused
 
 
 def coverage_weighted(
     dense: dict[int, float], lexical: dict[int, float], coverage: Mapping[int, float], weight: float = 0.3
 ) -> dict[int, float]:
-    """Like ``weighted``, but each passage's lexical term is scaled by the share of the query's
-    words it matched: one shared rare word (a name, a number, a false friend across languages)
-    earns little, a passage containing the whole question earns the full weight."""
+    """Dense-led fusion: cosine similarity plus ``weight`` times BM25 scaled to [0, 1] by the best
+    lexical score, each passage's lexical term scaled by the share of the query's words it matched:
+    one shared rare word (a name, a number, a false friend across languages) earns little, a
+    passage containing the whole question earns the full weight. ``dense`` must hold a score for
+    every candidate (the caller scores lexical-only hits exactly) so a passage is never rewarded
+    just for missing from one list."""
     best = max((s for s in lexical.values() if s > 0), default=0.0)
     fused: dict[int, float] = {}
     for vid, d in dense.items():
@@ -80,36 +58,3 @@ def within_language(
     rest = [v for v in fused if v not in used]
     out += [(v, fused[v]) for v in sorted(rest, key=lambda v: (-fused[v], v))]
     return out
-
-
-def pseudo_relevance_query(query: np.ndarray, top: np.ndarray, beta: float) -> np.ndarray:
-    """Rocchio on embeddings: the query plus ``beta`` times the mean of the top passages' vectors,
-    re-normalised. The feedback passages are in whatever languages ranked first, so the expanded
-    query reaches answers in languages the original wording did not."""
-    import numpy as np
-
-    if not len(top) or beta <= 0:
-        return query
-    v = np.asarray(query, dtype=np.float32) + beta * np.asarray(top, dtype=np.float32).mean(axis=0)
-    n = float(np.linalg.norm(v))
-    return (v / n if n > 0 else v).astype(np.float32)
-
-
-def document_context(
-    scores: Mapping[int, float], document_of: Mapping[int, str], weight: float, top: int = 3
-) -> dict[int, float]:
-    """Each passage's score plus ``weight`` times the mean of its document's ``top`` best passage
-    scores: a passage of a document that answers the question in several places outranks an
-    equally good passage standing alone (a lucky match in an unrelated report)."""
-    best: dict[str, list[float]] = {}
-    for vid, s in sorted(scores.items(), key=lambda kv: -kv[1]):
-        lst = best.setdefault(document_of.get(vid, str(vid)), [])
-        if len(lst) < top:
-            lst.append(s)
-    doc_score = {d: sum(v) / top for d, v in best.items()}  # missing passages count as 0
-    return {vid: s + weight * doc_score[document_of.get(vid, str(vid))] for vid, s in scores.items()}
-
-
-def ranked(scores: dict[int, float]) -> list[tuple[int, float]]:
-    """Best first; ties broken by vector id so results are deterministic."""
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

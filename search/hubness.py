@@ -10,7 +10,7 @@ similarity of ``p`` to its ``k`` nearest passages in *other* languages. Same-lan
 are left out: they are close partly because they share the language (and often the document),
 which says nothing about how generic ``p`` is.
 
-Measured on the development set: see README ("Variants measured").
+Measured on the development set: see docs/retrieval.md ("Variants measured").
 """
 
 from __future__ import annotations

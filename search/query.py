@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from nordsearch.search.filters import PassageFilter
 
+# The search modes and result groupings: defined here once; the CLI, the HTTP API and the web
+# page take their choices (and their validation) from these.
 Mode = Literal["hybrid", "dense", "lexical"]
-Fusion = Literal["coverage", "weighted", "rrf"]
 Group = Literal["passage", "document"]
-MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
-FUSIONS: tuple[str, ...] = ("coverage", "weighted", "rrf")
-GROUPS: tuple[str, ...] = ("passage", "document")
+MODES: tuple[str, ...] = get_args(Mode)
+GROUPS: tuple[str, ...] = get_args(Group)
 MAX_PASSAGES_PER_DOCUMENT = 10
 MAX_K = 200
 MAX_QUERY_CHARS = 2000
@@ -31,29 +31,15 @@ class SearchRequest:
     countries: list[str] | None = None  # document metadata "country" (case-insensitive)
     year_from: int | None = None  # document metadata "year", inclusive
     year_to: int | None = None
-    # Hybrid fusion (see search.fusion). "coverage" = dense score + lexical_weight * BM25 scaled to
-    # [0, 1] by the best lexical hit * the share of query words the passage matched; "weighted" =
-    # the same without the coverage factor; "rrf" = reciprocal rank fusion with constant rrf_k.
-    fusion: Fusion = "coverage"
+    # Hybrid fusion (see search.fusion): dense score + lexical_weight * BM25 scaled to [0, 1] by
+    # the best lexical hit * the share of query words the passage matched; then dense decides which
+    # passage language fills each rank and the fused score only reorders passages within a language
+    # (lexical matching cannot cross languages, so it must not decide between them).
     lexical_weight: float = 0.1
-    rrf_k: int = 60
-    # language_merge: dense decides which passage language fills each rank, fusion only reorders
-    # passages within a language (lexical matching cannot cross languages, so it must not decide
-    # between them).
-    language_merge: bool = True
-    # standardise dense similarities per passage language before merging the languages (removes
-    # the model's preference for the query's own language; see search.retrieval.Retriever.dense_balanced)
-    balance_languages: bool = False
     # hubness reduction: the dense score is cosine - hub_weight * the passage's mean cosine to its
     # nearest passages in other languages, so generic text close to everything stops crowding
     # out answers (see search.hubness); 0 = plain cosine
     hub_weight: float = 0.3
-    # dense pseudo-relevance feedback: add feedback_weight * the mean vector of the top
-    # ``feedback`` passages to the query before the final dense search (0 = off)
-    feedback: int = 0
-    feedback_weight: float = 0.5
-    # add document_weight * (mean of the document's 3 best passage scores) to each passage
-    document_weight: float = 0.0
     # "document": one result per document (its best passage), with up to passages_per_document
     # of its best passages under ``passages``; k and offset then count documents.
     group: Group = "passage"
@@ -77,18 +63,10 @@ class SearchRequest:
             raise ValueError("offset must be >= 0")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}")
         if self.lexical_weight < 0:
             raise ValueError("lexical_weight must be >= 0")
         if self.hub_weight < 0:
             raise ValueError("hub_weight must be >= 0")
-        if self.rrf_k < 1:
-            raise ValueError("rrf_k must be >= 1")
-        if not 0 <= self.feedback <= 50:
-            raise ValueError("feedback must be between 0 and 50")
-        if self.feedback_weight < 0 or self.document_weight < 0:
-            raise ValueError("feedback_weight and document_weight must be >= 0")
         if self.group not in GROUPS:
             raise ValueError(f"group must be one of {', '.join(GROUPS)}")
         if not 1 <= self.passages_per_document <= MAX_PASSAGES_PER_DOCUMENT:

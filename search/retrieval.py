@@ -18,7 +18,6 @@ from nordsearch.search.dense_layout import TIE_MARGIN
 if TYPE_CHECKING:
     import numpy as np
 
-    from nordsearch.search.centering import LanguageStats
     from nordsearch.search.filters import PassageFilter
     from nordsearch.search.query import SearchRequest
     from nordsearch.search.store import Store
@@ -64,7 +63,7 @@ class Retriever:
             else:
                 qv = self.query_vector(request.q)
                 if request.mode == "dense":
-                    ranked = self.dense_for(request)(qv, pool, allowed)
+                    ranked = self.dense(qv, pool, allowed, request.hub_weight)
                 else:
                     ranked = self.hybrid(request, qv, allowed, pool)
         return ranked, total, qv
@@ -88,65 +87,13 @@ class Retriever:
         beside each vector, so one search ranks by the score itself."""
         return self._nearest(qv, k, allowed, hub_weight)
 
-    def dense_for(self, request: SearchRequest) -> DenseSearch:
-        search = self.dense_balanced if request.balance_languages else self.dense
-        return functools.partial(search, hub_weight=request.hub_weight)
-
-    def score_exact(
-        self, qv: np.ndarray, vector_ids: list[int], balanced: bool, hub_weight: float = 0.0
-    ) -> dict[int, float]:
+    def score_exact(self, qv: np.ndarray, vector_ids: list[int], hub_weight: float = 0.0) -> dict[int, float]:
         """Dense scores of given passages, on the same scale as the dense search's."""
         ids, matrix = self._centered_vectors(vector_ids)
         cosines = matrix @ qv
         if hub_weight > 0:
             cosines = cosines - hub_weight * self.store.hub_scores(ids)
-        scores = dict(zip(ids.tolist(), cosines.tolist(), strict=True))
-        stats = self.language_stats() if balanced else None
-        if stats is None or len(stats.languages) < 2:
-            return scores
-        pooled_mean, pooled_sd = stats.pooled(qv)
-        moments = {lang: stats.moments(lang, qv) for lang in stats.languages}
-        info = self.store.passage_info(list(scores))
-        out = {}
-        for vid, score in scores.items():
-            mean, sd = moments.get(info.get(vid, ("", ""))[1], moments.get("", (pooled_mean, pooled_sd)))
-            out[vid] = pooled_mean + (score - mean) / sd * pooled_sd
-        return out
-
-    def language_stats(self) -> LanguageStats | None:
-        """Mean and covariance of the (centred) passage vectors of each language."""
-        view = self._corpus()
-        return None if view is None else view.language_stats()
-
-    def dense_balanced(
-        self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0
-    ) -> Ranked:
-        """Dense retrieval with each language's similarities standardised before the merge.
-
-        The model gives every passage in the query's language a head start (it shares the
-        query's language component). Within one language that head start is the same for all
-        passages, so we search each language separately and compare passages by how far above
-        their own language's similarity distribution they lie (z = (s - q.mu_L) / sqrt(q' S_L q),
-        exact from the language's mean and covariance). z is mapped back to the cosine scale of
-        the whole collection so fusion weights keep their meaning.
-        """
-        import numpy as np
-
-        stats = self.language_stats()
-        if stats is None or len(stats.languages) < 2:
-            return self.dense(qv, k, allowed, hub_weight)
-        pooled_mean, pooled_sd = stats.pooled(qv)
-        out: Ranked = []
-        for lang in stats.languages:
-            ids = stats.ids[lang]
-            if allowed is not None:
-                ids = np.intersect1d(ids, allowed, assume_unique=True)
-            if not len(ids):
-                continue
-            mean, sd = stats.moments(lang, qv)
-            for vid, score in self.dense(qv, k, ids, hub_weight):
-                out.append((vid, pooled_mean + (score - mean) / sd * pooled_sd))
-        return fusion.ranked(dict(out))[:k]
+        return dict(zip(ids.tolist(), cosines.tolist(), strict=True))
 
     def lexical(self, terms: list[str], allowed: np.ndarray | None, k: int) -> Ranked:
         """The k best passages by BM25 over ``terms`` among ``allowed`` (None: all)."""
@@ -159,42 +106,20 @@ class Retriever:
         allowed: np.ndarray | None,
         pool: int,
     ) -> Ranked:
-        dense_search = self.dense_for(request)
-        dense = dense_search(qv, pool, allowed)
-        if request.feedback > 0 and dense:
-            # dense pseudo-relevance feedback: the top passages (any language) pull the query
-            _, top = self._centered_vectors([v for v, _ in dense[: request.feedback]])
-            qv = fusion.pseudo_relevance_query(qv, top, request.feedback_weight)
-            dense = dense_search(qv, pool, allowed)
+        dense = self.dense(qv, pool, allowed, request.hub_weight)
         lex = self.lexical(lexical.analyze_query(request.q), allowed, pool)
-        if request.fusion == "rrf":
-            scores = fusion.rrf([[v for v, _ in dense], [v for v, _ in lex]], request.rrf_k)
-        else:
-            dense_scores = dict(dense)
-            missing = [v for v, _ in lex if v not in dense_scores]
-            if missing:  # lexical hits outside the dense pool: score them exactly rather than as 0
-                dense_scores.update(
-                    self.score_exact(qv, missing, request.balance_languages, request.hub_weight)
-                )
-            if request.fusion == "weighted":
-                scores = fusion.weighted(dense_scores, dict(lex), request.lexical_weight)
-            else:
-                words = lexical.query_word_variants(request.q)
-                terms = self.store.lexical_terms([v for v, _ in lex])
-                cov = {v: lexical.coverage(words, set(t.split())) for v, t in terms.items()}
-                scores = fusion.coverage_weighted(dense_scores, dict(lex), cov, request.lexical_weight)
-        info = (
-            self.store.passage_info(list(scores)) if request.document_weight or request.language_merge else {}
+        dense_scores = dict(dense)
+        missing = [v for v, _ in lex if v not in dense_scores]
+        if missing:  # lexical hits outside the dense pool: score them exactly rather than as 0
+            dense_scores.update(self.score_exact(qv, missing, request.hub_weight))
+        words = lexical.query_word_variants(request.q)
+        terms = self.store.lexical_terms([v for v, _ in lex])
+        cov = {v: lexical.coverage(words, set(t.split())) for v, t in terms.items()}
+        scores = fusion.coverage_weighted(dense_scores, dict(lex), cov, request.lexical_weight)
+        info = self.store.passage_info(list(scores))
+        return fusion.within_language(
+            [v for v, _ in dense], scores, {v: lang for v, (_, lang) in info.items()}
         )
-        if request.document_weight:
-            scores = fusion.document_context(
-                scores, {v: d for v, (d, _) in info.items()}, request.document_weight
-            )
-        if request.language_merge:
-            return fusion.within_language(
-                [v for v, _ in dense], scores, {v: lang for v, (_, lang) in info.items()}
-            )
-        return fusion.ranked(scores)
 
 
 def language_weights(text: str) -> dict[str, float] | None:

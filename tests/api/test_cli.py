@@ -132,7 +132,9 @@ def test_bad_file_is_reported_and_the_rest_indexed(tmp_path: Path):
 
 def test_usage_errors_exit_2_and_missing_index_is_one_line(tmp_path: Path):
     proc = run("search", "x", "--mode", "nonsense", "--index", str(tmp_path))
-    assert proc.returncode == 2
+    assert proc.returncode == 2 and "--mode" in proc.stderr
+    proc = run("search", "x", "-k", "0", "--lang", "klingon", "--index", str(tmp_path))
+    assert proc.returncode == 2 and "-k" in proc.stderr and "--lang" in proc.stderr  # one check, all named
     proc = run("search", "x", "--index", str(tmp_path / "nothing"))
     assert proc.returncode == 1
     assert "no index at" in proc.stderr and "Traceback" not in proc.stderr

@@ -35,6 +35,47 @@ def test_post_search_equals_get_search(client: httpx.Client):
     assert got["results"] and {h["language"] for h in got["results"]} <= {"fi", "sv"}
 
 
+@pytest.mark.parametrize(
+    ("filters", "cities"),
+    [
+        ({"city": ["havnby"]}, {"Havnby"}),
+        ({"city": ["Älvstad", "KIVIKOSKI"]}, {"Älvstad", "Kivikoski"}),
+        ({"country": ["NO"], "year_from": 2025}, {"Fjordvik"}),
+        ({"country": ["FI"], "year_to": 2023}, {"Kivikoski"}),
+        ({"country": ["FI, SE, NO, DK"]}, {"Nordic (comparative)"}),
+    ],
+)
+def test_get_post_and_cli_honour_the_same_metadata_filters(
+    client: httpx.Client, corpus_index: Path, filters: dict, cities: set[str]
+):
+    """GET /search used to ignore city, country, year_from/to and document_id: every face now reads
+    the same request (api.request.SearchParams)."""
+    body = {"q": "cycling in winter", "k": 8, **filters}
+    query = [(n, str(x)) for n, v in body.items() for x in (v if isinstance(v, list) else [v])]
+    got = client.get("/search", params=query).json()
+    assert got == client.post("/search", json=body).json()
+    options = [
+        arg
+        for n, v in filters.items()
+        for x in (v if isinstance(v, list) else [v])
+        for arg in (f"--{n.replace('_', '-')}", str(x))
+    ]
+    cli = cli_json("search", body["q"], "-k", "8", *options, "--index", str(corpus_index))
+    assert [h["passage_id"] for h in cli["results"]] == [h["passage_id"] for h in got["results"]]
+    docs = {d["document_id"]: d for d in client.get("/documents", params={"limit": 500}).json()["documents"]}
+    assert got["results"] and {docs[h["document_id"]]["metadata"]["city"] for h in got["results"]} == cities
+
+
+def test_get_post_and_cli_honour_the_document_filter(client: httpx.Client, corpus_index: Path):
+    docs = client.get("/documents", params={"limit": 500}).json()["documents"]
+    a, b = docs[0]["document_id"], docs[1]["document_id"]
+    got = client.get("/search", params=[("q", "planning"), ("document_id", a), ("document_id", b)]).json()
+    assert got == client.post("/search", json={"q": "planning", "document_id": [a, b]}).json()
+    cli = cli_json("search", "planning", "--document", a, "--document", b, "--index", str(corpus_index))
+    assert [h["passage_id"] for h in cli["results"]] == [h["passage_id"] for h in got["results"]]
+    assert {h["document_id"] for h in got["results"]} == {a, b}
+
+
 def test_post_search_document_filters_and_grouping(client: httpx.Client):
     docs = client.get("/documents", params={"limit": 500}).json()["documents"]
     target = docs[0]["document_id"]

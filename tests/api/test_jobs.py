@@ -11,6 +11,7 @@ import numpy as np
 
 from nordsearch.api.jobs import JobManager, LockedIndex, PrefetchEmbedder
 from nordsearch.ingest.records import Document, IngestedFile, IngestError, Passage
+from nordsearch.ingest.settings import Settings
 
 
 def other_thread_can_lock(lock) -> bool:
@@ -125,7 +126,7 @@ def files(tmp_path: Path, *names: str) -> list[Path]:
 
 def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
     holder = FakeHolder()
-    manager = JobManager(holder, workers=1, ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
         job = manager.submit(
             "upload",
@@ -157,7 +158,7 @@ def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
 
 def test_jobs_run_one_at_a_time_in_order(tmp_path: Path):
     holder = FakeHolder()
-    manager = JobManager(holder, workers=1, ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
         first = manager.submit("paths", files(tmp_path, "a1.md", "a2.md", "a3.md"))
         second = manager.submit("paths", files(tmp_path, "b1.md"))
@@ -176,7 +177,7 @@ def test_a_job_that_breaks_fails_with_a_reason(tmp_path: Path):
         raise RuntimeError("disk on fire")
 
     holder.index.add = boom
-    manager = JobManager(holder, workers=1, ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
         job = manager.submit("paths", files(tmp_path, "a.md"))
         assert job.finished.wait(30)
@@ -190,7 +191,7 @@ def test_a_job_that_breaks_fails_with_a_reason(tmp_path: Path):
 
 def test_embedding_happens_before_the_lock_is_taken(tmp_path: Path):
     holder = FakeHolder(prefetch=True)
-    manager = JobManager(holder, workers=1, ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
         job = manager.submit("upload", files(tmp_path, "a.md", "b.md"))
         assert job.finished.wait(30) and job.status == "done"

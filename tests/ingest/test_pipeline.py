@@ -63,11 +63,11 @@ def test_all_formats(tmp_path: Path) -> None:
         )
     )
     for fmt, path in files.items():
-        result = ingest_file(path)
+        result = ingest_file(path, Settings())
         _check(result, path, fmt)
         assert result.document.language == "sv", fmt
-    assert ingest_file(files["pdf"]).document.pages == 2
-    assert ingest_file(files["md"]).document.pages == 0
+    assert ingest_file(files["pdf"], Settings()).document.pages == 2
+    assert ingest_file(files["md"], Settings()).document.pages == 0
 
 
 def test_sidecar_metadata_and_title(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_sidecar_metadata_and_title(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    doc = ingest_file(path).document
+    doc = ingest_file(path, Settings()).document
     assert doc.title == "Översiktsplan 2030"
     assert doc.metadata["city"] == "Malmö" and doc.metadata["year"] == 2022
     assert doc.metadata["url"] == "https://malmo.se/op"
@@ -96,7 +96,7 @@ def test_sidecar_language_is_only_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "x.txt"
     path.write_text(SV * 3, encoding="utf-8")
     path.with_name("x.txt.json").write_text(json.dumps({"language": "fi"}), encoding="utf-8")
-    result = ingest_file(path)
+    result = ingest_file(path, Settings())
     assert result.document.language == "sv"
     assert result.document.metadata["language_hint"] == "fi"
 
@@ -109,7 +109,7 @@ def test_invalid_sidecar_is_a_warning(tmp_path: Path) -> None:
         assert read_sidecar(path) == {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SidecarWarning)
-        result = ingest_file(path)
+        result = ingest_file(path, Settings())
     assert any("sidecar" in w for w in result.warnings)
     assert result.document.title == "y"  # no sidecar title, no document title -> file stem
 
@@ -127,7 +127,7 @@ def test_errors(tmp_path: Path, name: str, data: bytes, code: str) -> None:
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(IngestError) as err:
-        ingest_file(path)
+        ingest_file(path, Settings())
     assert err.value.code == code and err.value.source == str(path)
 
 
@@ -142,7 +142,7 @@ def test_too_large(tmp_path: Path) -> None:
 def test_deterministic(tmp_path: Path) -> None:
     path = tmp_path / "d.md"
     path.write_text("# Otsikko\n\n" + SV * 8, encoding="utf-8")
-    a, b = ingest_file(path), ingest_file(path)
+    a, b = ingest_file(path, Settings()), ingest_file(path, Settings())
     assert a.document == b.document and a.passages == b.passages
 
 
@@ -158,7 +158,7 @@ def test_deterministic(tmp_path: Path) -> None:
 )
 def test_real_documents(shared_corpus: Path, name: str) -> None:
     path = shared_corpus / name
-    result = ingest_file(path)
+    result = ingest_file(path, Settings())
     fmt = {".pdf": "pdf", ".html": "html", ".md": "md", ".txt": "txt"}[path.suffix]
     _check(result, path, fmt)
     side = json.loads(path.with_name(path.name + ".json").read_text(encoding="utf-8"))

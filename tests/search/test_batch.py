@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from nordsearch.ingest.settings import Settings
 from nordsearch.search import SearchIndex
 from nordsearch.search.batch import BatchReport, FileOutcome, discover, index_paths, source_key
 from tests.search.search_helpers import FakeEmbedder
@@ -63,7 +64,7 @@ def corpus(tmp_path: Path) -> dict[str, Path]:
 
 def _run(index_dir: Path, paths: list[Path], embedder: FakeEmbedder, **kwargs) -> BatchReport:
     with SearchIndex.open(index_dir, embedder) as index:
-        return index_paths(index, paths, workers=kwargs.pop("workers", 1), **kwargs)
+        return index_paths(index, paths, settings=Settings(), workers=kwargs.pop("workers", 1), **kwargs)
 
 
 def test_rerun_on_unchanged_folder_does_no_embedding(index_dir: Path, corpus: dict[str, Path]) -> None:

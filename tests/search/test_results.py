@@ -91,6 +91,57 @@ def test_similar_to_text_with_exclusion(index):
     assert len(passages) == 3 and len({p.passage_id for p in passages}) == 3
 
 
+def test_documents_from_files_with_the_same_name_are_each_others_similar_cases(index_dir: Path, embedder):
+    """Two cities' plan.pdf are two documents: "same document" is decided by the document id and
+    the content, never by the file name."""
+    with SearchIndex.open(index_dir, embedder) as idx:
+        idx.add(make_file("oulu", [f"winter cycling snow clearing cycle lanes in Oulu part {i}" for i in range(4)],
+                          source="/uploads/aa11/plan.pdf"))  # fmt: skip
+        idx.add(make_file("umea", [f"winter cycling gritting cycle paths in Umeå stage {i}" for i in range(3)],
+                          source="/uploads/bb22/plan.pdf"))  # fmt: skip
+        idx.add(make_file("heat", [f"district heating network heat pumps section {i}" for i in range(3)],
+                          source="/uploads/cc33/heat.pdf"))  # fmt: skip
+        assert "umea" in {i.document_id for i in idx.similar_documents("oulu", k=5)}
+        assert "oulu" in {i.document_id for i in idx.similar_documents("umea", k=5)}
+        pid = idx.passages("oulu")[0].passage_id
+        assert "umea" in {i.document_id for i in idx.similar_passages(pid, k=5)}
+        text = "winter cycling snow clearing cycle lanes"
+        assert "umea" in {i.document_id for i in idx.similar_to_text(text, k=5, exclude_document="oulu")}
+
+
+def test_a_copy_of_the_same_text_in_another_file_is_not_a_similar_case(index_dir: Path, embedder):
+    """The same text as a PDF and as its Markdown export (other bytes, so another document id, and
+    cut into passages a little differently): one document, never each other's similar case. The
+    text decides, not the vectors: the fake embedder gives the same words in another order the
+    same vector, and that document is a similar case."""
+    texts = [f"winter cycling snow clearing cycle lanes part {i}" for i in range(6)]
+    shuffled = [" ".join(reversed(t.split())) for t in texts]
+    with SearchIndex.open(index_dir, embedder) as idx:
+        idx.add(make_file("pdf", texts, source="/c/plan.pdf"))
+        idx.add(make_file("md", [" ".join(texts[:2]), *texts[2:]], source="/c/plan_text_twin.md"))
+        idx.add(make_file("reordered", shuffled, source="/c/reordered.pdf"))
+        idx.add(make_file("other", [f"winter cycling gritting cycle paths stage {i}" for i in range(4)],
+                          source="/c/other.pdf"))  # fmt: skip
+        for doc in ("pdf", "md"):
+            assert {i.document_id for i in idx.similar_documents(doc, k=5)} == {"reordered", "other"}
+        assert "pdf" in {i.document_id for i in idx.similar_documents("reordered", k=5)}
+        pid = idx.passages("pdf")[0].passage_id
+        assert "md" not in {i.document_id for i in idx.similar_passages(pid, k=10)}
+        text = "winter cycling snow clearing"
+        assert "md" not in {i.document_id for i in idx.similar_to_text(text, k=5, exclude_document="pdf")}
+
+
+def test_a_documents_minhash_is_the_union_of_its_passages():
+    from nordsearch.search.duplicates import minhash_jaccard, signature, union_minhash
+
+    a, b = "winter cycling snow clearing cycle lanes", "district heating network heat pumps"
+    doc = union_minhash([signature(a), signature(b)])
+    assert minhash_jaccard(doc, union_minhash([signature(b), signature(a)])) == 1.0
+    assert minhash_jaccard(doc, union_minhash([signature(a)])) < 1.0
+    assert minhash_jaccard(union_minhash([signature(a)]), union_minhash([signature(b)])) < 0.2
+    assert union_minhash([signature("")]) is None
+
+
 def test_bad_group_is_rejected():
     with pytest.raises(ValueError):
         SearchRequest("x", group="chapter")  # type: ignore[arg-type]

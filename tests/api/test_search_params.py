@@ -1,0 +1,155 @@
+"""One search request shape for every face: GET /search (query parameters), POST /search (JSON
+body) and the web page read the same SearchParams, so the same filters give the same results and
+the same mistakes the same 422. In process (FastAPI's TestClient), over a small index with a fake
+embedder; the real-model versions are in test_http_read.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nordsearch.api.http import create_app
+from nordsearch.api.request import LIST_FIELDS, SearchParams, to_search_request
+from nordsearch.ingest.settings import Settings
+from nordsearch.search import SearchIndex
+from tests.search.search_helpers import FakeEmbedder, make_file
+
+BUS = ["bus lanes in the city centre", "more bus lanes and bus stops", "cycling lanes beside bus lanes"]
+
+
+def _texts(doc_id: str, n: int = 3) -> list[str]:  # distinct texts: duplicate collapsing stays out
+    return [f"{text} of {doc_id} plan {i}" for i, text in enumerate(BUS[:n])]
+
+
+FILES = [
+    make_file("oulu20", _texts("oulu20"), metadata={"city": "Oulu", "country": "FI", "year": 2020}),
+    make_file("oulu12", _texts("oulu12", 2), metadata={"city": "Oulu", "country": "FI", "year": 2012}),
+    make_file(
+        "malmo", _texts("malmo"), language="sv", metadata={"city": "Malmö", "country": "SE", "year": 2018}
+    ),
+    make_file(
+        "nordic", _texts("nordic"), metadata={"city": "Nordic", "country": "FI, SE, NO, DK", "year": 2024}
+    ),
+    make_file("themed", _texts("themed"), metadata={"year": 2021}, themes=[["mobility"]] * 3),
+]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    index_dir = tmp_path_factory.mktemp("params") / "index"
+    app = create_app(index_dir, settings=Settings())
+    index = SearchIndex.open(index_dir, embedder=FakeEmbedder(), create=True)
+    for f in FILES:
+        index.add(f)
+    app.state.holder.index = index  # no lifespan: the fake index stands in for the loaded one
+    try:
+        yield TestClient(app)
+    finally:
+        index.close()
+
+
+def _as_query(body: dict) -> list[tuple[str, str]]:
+    """A JSON body as GET query parameters: a list as the parameter repeated."""
+    pairs = []
+    for name, value in body.items():
+        pairs += [(name, str(v)) for v in value] if isinstance(value, list) else [(name, str(value))]
+    return pairs
+
+
+FILTERS = [
+    ({"city": ["oulu"]}, {"oulu20", "oulu12"}),
+    ({"city": ["Oulu", "MALMÖ"]}, {"oulu20", "oulu12", "malmo"}),
+    ({"country": ["SE"]}, {"malmo"}),
+    ({"country": ["FI, SE, NO, DK"]}, {"nordic"}),  # a free-text value with commas is one value
+    ({"year_from": 2019}, {"oulu20", "nordic", "themed"}),
+    ({"year_to": 2015}, {"oulu12"}),
+    ({"year_from": 2013, "year_to": 2020}, {"oulu20", "malmo"}),
+    ({"document_id": ["malmo", "themed"]}, {"malmo", "themed"}),
+    ({"document_id": ["malmo,themed"]}, {"malmo", "themed"}),
+    ({"lang": ["sv"]}, {"malmo"}),
+    ({"theme": ["mobility"]}, {"themed"}),
+    ({"city": ["oulu"], "year_from": 2015, "group": "document"}, {"oulu20"}),
+]
+
+
+@pytest.mark.parametrize(("filters", "documents"), FILTERS)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_get_and_post_give_the_same_results_for_the_same_filters(client, filters, documents, mode):
+    body = {"q": "bus lanes", "k": 20, "mode": mode, **filters}
+    got = client.get("/search", params=_as_query(body))
+    posted = client.post("/search", json=body)
+    assert got.status_code == posted.status_code == 200, (got.text, posted.text)
+    assert got.json() == posted.json()
+    assert {h["document_id"] for h in got.json()["results"]} == documents
+
+
+def test_get_ignores_unknown_parameters_but_post_refuses_them(client):
+    assert client.get("/search", params={"q": "bus", "ui": "fi", "_": "123"}).status_code == 200
+    r = client.post("/search", json={"q": "bus", "ui": "fi"})
+    assert r.status_code == 422 and "ui" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": "bus", "mode": "fuzzy"}, "mode"),
+        ({"q": "bus", "k": 0}, "k"),
+        ({"q": "bus", "k": 201}, "k"),
+        ({"q": "bus", "offset": -1}, "offset"),
+        ({"q": "bus", "group": "pages"}, "group"),
+        ({"q": "bus", "year_from": "soon"}, "year_from"),
+        ({"q": "bus", "lang": ["klingon"]}, "lang"),
+        ({"q": "bus", "theme": ["Not a theme id"]}, "theme"),
+        ({"q": "bus", "city": [""]}, "city"),
+        ({"q": ""}, "q"),
+    ],
+)
+def test_invalid_values_get_the_same_422_from_get_and_post(client, params, field):
+    got = client.get("/search", params=_as_query(params))
+    posted = client.post("/search", json=params)
+    assert got.status_code == posted.status_code == 422
+    assert got.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in got.json()["errors"]] == [e["field"] for e in posted.json()["errors"]]
+    assert got.json()["errors"][0]["field"].startswith(field)
+    assert field in got.json()["detail"]
+
+
+def test_a_query_of_spaces_is_422_on_both(client):
+    for r in (client.get("/search", params={"q": "   "}), client.post("/search", json={"q": "   "})):
+        assert r.status_code == 422 and "empty" in r.json()["detail"]
+
+
+def test_the_web_page_reads_the_same_parameters(client):
+    page = client.get("/", params=[("q", "bus lanes"), ("city", "malmö"), ("ui", "en")])
+    assert page.status_code == 200
+    assert 'data-document-id="malmo"' in page.text and 'data-document-id="oulu20"' not in page.text
+    # the filter the form has no input for rides along in the form, so the next question keeps it
+    assert '<input type="hidden" name="city" value="malmö">' in page.text
+    # the form's "all languages" sends lang= (empty): no filter, not an error
+    page = client.get("/", params=[("q", "bus lanes"), ("lang", ""), ("year_to", "2015")])
+    assert 'data-document-id="oulu12"' in page.text and 'data-document-id="malmo"' not in page.text
+    page = client.get("/", params={"q": "bus", "mode": "fuzzy"})
+    assert page.status_code == 200 and 'class="error"' in page.text and "mode" in page.text
+
+
+def test_the_web_page_pages_keep_every_filter(client):
+    page = client.get("/", params=[("q", "bus lanes"), ("k", "1"), ("country", "FI"), ("ui", "en")])
+    assert "offset=1" in page.text and "country=FI" in page.text and "k=1" in page.text
+
+
+def test_to_search_request_maps_every_field():
+    params = SearchParams(
+        q="  bus  ", k=5, offset=10, mode="dense", lang=["fi,sv", "no"], theme=["transport"],
+        city=["Oulu"], country=["FI, SE"], year_from=2000, year_to=2020, document_id=["a,b"],
+        group="document",
+    )  # fmt: skip
+    request = to_search_request(params)
+    assert (request.q, request.k, request.offset, request.mode, request.group) == (
+        "bus", 5, 10, "dense", "document",
+    )  # fmt: skip
+    assert request.languages == ["fi", "sv", "no"] and request.themes == ["transport"]
+    assert request.cities == ["Oulu"] and request.countries == ["FI, SE"]
+    assert (request.year_from, request.year_to, request.document_ids) == (2000, 2020, ["a", "b"])
+    assert set(LIST_FIELDS) == {"lang", "theme", "city", "country", "document_id"}
