@@ -33,7 +33,7 @@ def open_index(
         embedder = get_embedder(settings) if with_model else None
     return SearchIndex.open(
         index_dir, embedder=embedder, create=create, hnsw_threshold=settings.hnsw_threshold,
-        theme_thresholds=settings.theme_thresholds,
+        theme_thresholds=settings.theme_thresholds, settings=settings,
     )  # fmt: skip
 
 

@@ -75,12 +75,15 @@ def main() -> None:
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
     kinds = {"perturbed passages": queries}
     try:  # the dev queries through the real model, when it is there
+        from nordsearch.ingest.settings import Settings
         from nordsearch.search.embedder import get_embedder
         from nordsearch.search.evaluate import load_queries
 
-        qfile = Path("/work/shared/eval/dev/queries.jsonl")
+        qfile = REPO.parent / "shared" / "eval" / "dev" / "queries.jsonl"
         if qfile.exists():
-            kinds["dev queries"] = get_embedder().embed_queries([q.text for q in load_queries(qfile)])
+            kinds["dev queries"] = get_embedder(Settings()).embed_queries(
+                [q.text for q in load_queries(qfile)]
+            )
     except Exception as exc:  # the benchmark must run without the model too
         print(f"(dev queries skipped: {exc})", file=sys.stderr)
 

@@ -20,7 +20,7 @@
    slices), the order of the rows rotating from block to block, so that a change in the machine's load
    (other work runs beside this) falls on every row alike; the production embedder therefore sorts by
    length within a block, as the index does within one document's chunk (up to 256 passages).
-5. End to end: index_paths(SearchIndex.open(tmp, get_embedder()), files, workers=--workers) on a fixed
+5. End to end: index_paths(SearchIndex.open(tmp, get_embedder(Settings())), files, workers=--workers) on a fixed
    mix of whole documents (PDF/HTML/MD, five languages), then close(); against the baseline encoder
    on exactly the same passage texts (extracted beforehand; extraction is not part of the baseline).
    The baseline encodes the first half of those passages before the product run and the rest after
@@ -350,7 +350,7 @@ def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -
     half = ((len(texts) // BASELINE_BATCH + 1) // 2) * BASELINE_BATCH
     _, base_before_s = baseline_encode(st, texts[:half])
 
-    embedder = get_embedder()
+    embedder = get_embedder(Settings())
     t = time.perf_counter()
     embedder.embed_passages(["Kaavoitus ja liikenne.", "Planering av bostäder."])  # load + warm up
     load_s = time.perf_counter() - t

@@ -175,7 +175,7 @@ class ProductEncoder(PlainEncoder):
         from nordsearch.search.embedder import get_embedder
 
         started = time.perf_counter()
-        self.embedder = get_embedder()
+        self.embedder = get_embedder(Settings())
         self.embedder.embed_queries(["warm-up"])  # loads the model
         self.load_s = time.perf_counter() - started
         self.precision = getattr(self.embedder, "precision", None)

@@ -251,12 +251,8 @@ _CACHE: dict[tuple[str, str, int, str], SentenceTransformerEmbedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_embedder(settings: Settings | None = None) -> Embedder:
+def get_embedder(settings: Settings) -> Embedder:
     """One embedder per model name per process (models are large; load each once)."""
-    if settings is None:
-        from nordsearch.ingest.settings import get_settings
-
-        settings = get_settings()
     with _CACHE_LOCK:
         # everything that changes the vectors it makes
         key = (settings.model, settings.device, settings.batch_size, settings.precision)

@@ -38,6 +38,7 @@ from nordsearch.search.vectors import DEFAULT_HNSW_THRESHOLD, MANIFEST_FILE, VEC
 if TYPE_CHECKING:
     import numpy as np
 
+    from nordsearch.ingest.settings import Settings
     from nordsearch.ingest.themes import ThemeTagger
     from nordsearch.search.centering import LanguageOffsets
     from nordsearch.search.embedder import Embedder
@@ -71,11 +72,12 @@ class IndexStats:
 class SearchIndex:
     def __init__(
         self, path: Path, store: Store, embedder: Embedder | None, *, hnsw_threshold: int, lock_timeout: float,
-        centering: bool = True, theme_thresholds: Path | None = None,
+        centering: bool = True, theme_thresholds: Path | None = None, settings: Settings | None = None,
     ) -> None:  # fmt: skip
         self.path = path
         self.store = store
         self._given_embedder = embedder
+        self._settings = settings
         self.space = VectorSpace(
             path, store, self._load_embedder, hnsw_threshold=hnsw_threshold, centering=centering
         )
@@ -88,7 +90,7 @@ class SearchIndex:
     def open(
         cls, path: Path, embedder: Embedder | None = None, create: bool = True, *, rebuild: bool = False,
         hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD, lock_timeout: float = 30.0, centering: bool = True,
-        theme_thresholds: Path | None = None,
+        theme_thresholds: Path | None = None, settings: Settings | None = None,
     ) -> SearchIndex:  # fmt: skip
         """Open (or create) the index in directory ``path``.
 
@@ -96,6 +98,8 @@ class SearchIndex:
         ``embedder`` whose model differs from the one the index was built with raises
         IndexMismatchError; without one, the configured model is loaded on first dense search.
         ``theme_thresholds``: a tuned thresholds file for the tagger (else the shipped ones).
+        ``settings`` (the caller's, built at its edge) choose the model loaded when no embedder is
+        given and how similar_to_file cuts a file; without them, the defaults and NORDSEARCH_*.
         """
         path = Path(path)
         if not (path / STORE_FILE).exists() and not create:
@@ -118,7 +122,7 @@ class SearchIndex:
                 lock.release()
         index = cls(
             path, Store(path / STORE_FILE), embedder, hnsw_threshold=hnsw_threshold, lock_timeout=lock_timeout,
-            centering=centering, theme_thresholds=theme_thresholds,
+            centering=centering, theme_thresholds=theme_thresholds, settings=settings,
         )  # fmt: skip
         try:
             index.space.check_saved_manifest()
@@ -144,12 +148,20 @@ class SearchIndex:
         finally:
             self.close()
 
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:  # a library caller that gave none: the defaults and NORDSEARCH_*
+            from nordsearch.ingest.settings import Settings
+
+            self._settings = Settings()
+        return self._settings
+
     def _load_embedder(self) -> Embedder:
         if self._given_embedder is not None:
             return self._given_embedder
         from nordsearch.search.embedder import get_embedder
 
-        return get_embedder()
+        return get_embedder(self.settings)
 
     def _make_tagger(self) -> ThemeTagger:
         from nordsearch.ingest.taxonomy import load_taxonomy
@@ -259,7 +271,7 @@ class SearchIndex:
 
     def similar_to_file(self, path: Path, k: int = 10, *, passages: bool = False) -> list[SimilarItem]:
         """Documents most similar to a file that need not be indexed (the file itself excluded if it is)."""
-        return self._similar_cases().similar_to_file(path, k, passages=passages)
+        return self._similar_cases().similar_to_file(path, k, passages=passages, settings=self.settings)
 
     # -- reads ----------------------------------------------------------------------------------
 

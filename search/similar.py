@@ -174,16 +174,12 @@ class SimilarCases:
         return self._similar_to_chunks(chunks, [lang] * len(chunks), k, exclude_document, passages)
 
     def similar_to_file(
-        self, path: Path, k: int = 10, *, passages: bool = False, settings: Settings | None = None
+        self, path: Path, k: int = 10, *, passages: bool = False, settings: Settings
     ) -> list[SimilarItem]:
         """Documents most similar to a file that need not be indexed (the file itself excluded if it
         is), the file cut into passages with ``settings``."""
         from nordsearch.ingest.pipeline import ingest_file
 
-        if settings is None:  # SearchIndex.similar_to_file does not hand its caller's settings on yet
-            from nordsearch.ingest.settings import get_settings
-
-            settings = get_settings()
         ingested = ingest_file(Path(path), settings)
         texts = [p.text for p in ingested.passages]
         langs = [p.language for p in ingested.passages]
