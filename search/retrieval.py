@@ -8,7 +8,6 @@ the lexical index), each loaded only when a search needs it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,14 +35,7 @@ LexicalSearch = Callable[[list[str], "np.ndarray | None", int], Ranked]
 class Retriever:
     def __init__(self, store: Store, space: VectorSpace) -> None:
         self.store = store
-        self._nearest = space.nearest  # the k passages of best dense score (FAISS), ties by id
-        self._corpus = space.corpus
-        self._centered_vectors = space.centered_vectors
-        self._offsets = space.language_offsets
-        self._embedder = functools.partial(getattr, space, "embedder")  # loaded on first dense query
-        self._query_cache = space.query_cache
-        self._lexical = space.lexical_search  # BM25 top k (search.lexical_index)
-        self._lexical_count = space.lexical_count
+        self.space = space
 
     def rank(
         self, request: SearchRequest, filters: PassageFilter, pool: int
@@ -55,7 +47,7 @@ class Retriever:
         if request.mode == "lexical":
             terms = lexical.analyze_query(request.q)
             ranked = self.lexical(terms, allowed, pool)
-            total = self._lexical_count(terms, allowed) if terms and self._lexical_count else 0
+            total = self.space.lexical_count(terms, allowed) if terms else 0
         else:
             total = self.store.passage_count() if allowed is None else len(allowed)
             if total == 0:
@@ -72,24 +64,24 @@ class Retriever:
         """The query's embedding, language-centred like the passages: the offset removed is the mix
         of the languages' query offsets weighted by the detector's confidences, so a query whose
         language is unclear (three Scandinavian words) is centred by a blend, never by a wrong guess."""
-        if self._query_cache is not None:
-            return self._query_cache.get(q, self._centred_query)
+        if self.space.query_cache is not None:
+            return self.space.query_cache.get(q, self._centred_query)
         return self._centred_query(q)
 
     def _centred_query(self, q: str) -> np.ndarray:
-        qv = self._embedder().embed_queries([q])[0]
-        offsets = self._offsets()
+        qv = self.space.embedder.embed_queries([q])[0]
+        offsets = self.space.language_offsets()
         return qv if offsets is None else offsets.center_query(qv, language_weights(q))
 
     def dense(self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0) -> Ranked:
         """The k passages with the best dense score: cosine minus ``hub_weight`` times the
         passage's hub score (search.hubness), kept in the store at write time and held by FAISS
         beside each vector, so one search ranks by the score itself."""
-        return self._nearest(qv, k, allowed, hub_weight)
+        return self.space.nearest(qv, k, allowed, hub_weight)  # FAISS, ties by id
 
     def score_exact(self, qv: np.ndarray, vector_ids: list[int], hub_weight: float = 0.0) -> dict[int, float]:
         """Dense scores of given passages, on the same scale as the dense search's."""
-        ids, matrix = self._centered_vectors(vector_ids)
+        ids, matrix = self.space.centered_vectors(vector_ids)
         cosines = matrix @ qv
         if hub_weight > 0:
             cosines = cosines - hub_weight * self.store.hub_scores(ids)
@@ -97,7 +89,7 @@ class Retriever:
 
     def lexical(self, terms: list[str], allowed: np.ndarray | None, k: int) -> Ranked:
         """The k best passages by BM25 over ``terms`` among ``allowed`` (None: all)."""
-        return self._lexical(terms, allowed, k) if terms and self._lexical else []
+        return self.space.lexical_search(terms, allowed, k) if terms else []
 
     def hybrid(
         self,

@@ -48,17 +48,14 @@ SAME_TEXT_COSINE = 0.98
 class SimilarCases:
     def __init__(self, store: Store, space: VectorSpace, *, dense: DenseSearch) -> None:
         self.store = store
-        self._corpus = space.corpus
-        self._centered_vectors = space.centered_vectors
+        self.space = space
         self._dense = dense
-        self._embed_passages = space.embed_passages
-        self._offsets = space.language_offsets
 
     def _document_centroids(self) -> tuple[list[str], np.ndarray]:
         """(document ids, unit centroid of each document's centred passage vectors)."""
         import numpy as np
 
-        view = self._corpus()
+        view = self.space.corpus()
         return ([], np.zeros((0, 0), dtype=np.float32)) if view is None else view.centroids()
 
     def _similar_by_vector(self, target: np.ndarray, k: int, exclude: set[str]) -> list[SimilarItem]:
@@ -81,7 +78,7 @@ class SimilarCases:
         return out
 
     def _best_passage_item(self, document_id: str, target: np.ndarray, score: float) -> SimilarItem | None:
-        ids, matrix = self._centered_vectors(self.store.vector_ids_of(document_id))
+        ids, matrix = self.space.centered_vectors(self.store.vector_ids_of(document_id))
         if not len(ids):
             return None
         best = int(ids[int((matrix @ target).argmax())])
@@ -129,7 +126,7 @@ class SimilarCases:
         vid = self.store.vector_id_of(passage_id)
         if vid is None:
             return None
-        ids, matrix = self._centered_vectors([vid])
+        ids, matrix = self.space.centered_vectors([vid])
         sp = self.store.get_passages([vid]).get(vid)
         if not len(ids) or sp is None:
             return None
@@ -190,8 +187,8 @@ class SimilarCases:
     ) -> list[SimilarItem]:
         if not texts or self.store.model() is None:
             return []
-        matrix = self._embed_passages(texts)
-        offsets = self._offsets()
+        matrix = self.space.embed_passages(texts)
+        offsets = self.space.language_offsets()
         if offsets is not None:
             matrix = offsets.center_passages(matrix, languages)
         target = normalize_rows(matrix.mean(axis=0))[0]
