@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from nordsearch.ingest.records import Document, IngestedFile
     from nordsearch.ingest.settings import Settings
+    from nordsearch.search.store import FileState
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,12 @@ class LockedIndex:
     def __init__(self, holder: Any) -> None:
         self.holder = holder
 
-    def has_current(self, source: str, content_hash: str) -> bool:
+    def file_state(self, source: str) -> FileState | None:
+        return self.holder.get().file_state(source)  # a read: no lock
+
+    def touch_file(self, source: str, mtime: float | None, size: int | None) -> None:
         with self.holder.lock:
-            return self.holder.get().has_current(source, content_hash)
+            self.holder.get().touch_file(source, mtime, size)
 
     def add(self, ingested: IngestedFile, *, mtime: float | None = None) -> Document:
         from nordsearch.search.index import passage_embedding_text

@@ -7,6 +7,7 @@ no global state other than cached language/sentence tools, so it can run in work
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,21 @@ def choose_title(extracted: str | None, sidecar: dict[str, Any], path: Path) -> 
     return path.stem.replace("_", " ").strip() or path.name
 
 
-def ingest_file(path: Path | str, settings: Settings) -> IngestedFile:
-    """Extract, describe and split one file with ``settings`` (size limit, OCR, passage sizes).
-    Raises IngestError when it cannot be ingested."""
+@dataclass(frozen=True, slots=True)
+class SourceBytes:
+    """A file's bytes and their content hash, read once: the hash is the document id and decides
+    whether an indexed file changed, so extraction and that check share one read and one hash."""
+
+    data: bytes
+    digest: str
+
+
+def read_source(path: Path | str, settings: Settings) -> SourceBytes:
+    """Read a supported file within the size limit; raises IngestError (unsupported_format before
+    reading a byte, too_large before reading it whole, corrupt_file when it cannot be read)."""
     path = Path(path)
     source = str(path)
-    get_extractor(path)  # unsupported_format before reading a byte
+    get_extractor(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -59,7 +69,19 @@ def ingest_file(path: Path | str, settings: Settings) -> IngestedFile:
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(source, "corrupt_file", f"cannot read file: {exc}") from exc
-    document_id = content_hash(data)
+    return SourceBytes(data, content_hash(data))
+
+
+def ingest_file(
+    path: Path | str, settings: Settings, source_bytes: SourceBytes | None = None
+) -> IngestedFile:
+    """Extract, describe and split one file with ``settings`` (size limit, OCR, passage sizes),
+    from ``source_bytes`` when the caller has read it already. Raises IngestError when it cannot
+    be ingested."""
+    path = Path(path)
+    source = str(path)
+    read = source_bytes or read_source(path, settings)
+    data, document_id = read.data, read.digest
 
     warnings: list[str] = []
     sidecar = read_sidecar(path, warnings)
@@ -107,4 +129,4 @@ def ingest_file(path: Path | str, settings: Settings) -> IngestedFile:
     return IngestedFile(document=document, passages=passages, warnings=warnings)
 
 
-__all__ = ["choose_title", "ingest_file"]
+__all__ = ["SourceBytes", "choose_title", "ingest_file", "read_source"]

@@ -1,4 +1,8 @@
-"""Batch indexing of files and folders: parallel extraction, incremental by content hash, per-file errors.
+"""Batch indexing of files and folders: parallel extraction, incremental, per-file errors.
+
+A file whose stat (mtime, size) is the one recorded when it was indexed is skipped unread; any
+other file is read and hashed once, in its worker, and that hash is both the "changed?" answer and
+the document id (a touched file with the same bytes is not extracted again).
 
 Extraction runs in worker processes (it is CPU-bound and pure); embedding and the index writes run
 in this process, one transaction per document, so an interrupt keeps every committed document and
@@ -17,13 +21,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from nordsearch.ingest.extract import supported_suffixes
-from nordsearch.ingest.records import IngestedFile, IngestError, content_hash
+from nordsearch.ingest.records import IngestedFile, IngestError
 
 if TYPE_CHECKING:
     from nordsearch.ingest.settings import Settings
     from nordsearch.search.index import SearchIndex
 
 Status = Literal["indexed", "unchanged", "failed", "removed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SameContent:
+    """A worker's answer for a file whose bytes hash to what the index holds: nothing to extract."""
+
+    digest: str
+
+
+Extracted = IngestedFile | IngestError | SameContent
+# extraction of one file: (path, content hash the index holds for it or None) -> result
+Extract = Callable[[str, "str | None"], Extracted]
+
+
+@dataclass(frozen=True, slots=True)
+class _Todo:
+    path: Path
+    known: str | None  # the content hash indexed for this source, when it is still stored
+    mtime: float | None  # the stat taken before the file is read: a change after it is seen next run
+    size: int | None
 
 
 @dataclass(slots=True)
@@ -152,13 +176,17 @@ def source_key(path: Path) -> str:
     return str(path.resolve())
 
 
-def _ingest_worker(path_str: str, settings: Settings) -> IngestedFile | IngestError:
+def _ingest_worker(path_str: str, known: str | None, settings: Settings) -> Extracted:
     # Runs in a worker process: errors travel back as values, never as a dead pool. The settings
     # travel with every file (pickled), so a worker never falls back to its own environment's.
-    from nordsearch.ingest.pipeline import ingest_file
+    # The file is read and hashed once: that hash both answers "changed?" and is the document id.
+    from nordsearch.ingest.pipeline import ingest_file, read_source
 
     try:
-        return ingest_file(Path(path_str), settings)
+        source = read_source(Path(path_str), settings)
+        if source.digest == known:
+            return SameContent(source.digest)
+        return ingest_file(Path(path_str), settings, source)
     except IngestError as exc:
         return exc
     except Exception as exc:  # a bug or a library failure on a strange file must not end the batch
@@ -174,7 +202,7 @@ def index_paths(
     prune: bool = False,
     force: bool = False,
     progress: Progress | None = None,
-    ingest: Callable[[str], IngestedFile | IngestError] | None = None,
+    ingest: Extract | None = None,
 ) -> BatchReport:
     """Index files and folders into ``index``, extracting them with ``settings`` (``ingest``
     replaces the extraction, for tests); see the module docstring for the guarantees."""
@@ -188,18 +216,18 @@ def index_paths(
     for outcome in outcomes:
         progress.advance(outcome)
 
-    todo: list[Path] = []
+    todo: list[_Todo] = []
     for path in files:
-        outcome = _unchanged(index, path) if not force else None
-        if outcome is None:
-            todo.append(path)
-        else:
+        outcome, item = _check(index, path, force)
+        if item is not None:
+            todo.append(item)
+        if outcome is not None:
             report.outcomes.append(outcome)
             progress.advance(outcome)
 
     try:
-        for path, result in _extract_all(todo, workers, ingest):
-            outcome = _store(index, path, result)
+        for item, result in _extract_all(todo, workers, ingest):
+            outcome = _store(index, item, result)
             report.outcomes.append(outcome)
             progress.advance(outcome)
         if prune:
@@ -215,63 +243,69 @@ def index_paths(
     return report
 
 
-def _unchanged(index: SearchIndex, path: Path) -> FileOutcome | None:
+def _check(index: SearchIndex, path: Path, force: bool) -> tuple[FileOutcome | None, _Todo | None]:
+    """Unchanged (the stat is the one recorded when it was indexed: no byte read), unreadable, or
+    to extract, with the hash the index holds so the worker can still find it unchanged."""
     try:
-        digest = content_hash(path.read_bytes())
+        stat = path.stat()
     except OSError as exc:
-        return FileOutcome(str(path), "failed", code="unreadable", reason=str(exc.strerror or exc))
-    if index.has_current(source_key(path), digest):
-        return FileOutcome(str(path), "unchanged", document_id=digest)
-    return None
+        return FileOutcome(str(path), "failed", code="unreadable", reason=str(exc.strerror or exc)), None
+    state = index.file_state(source_key(path))
+    if state is not None and not force and state.matches(stat.st_mtime, stat.st_size):
+        return FileOutcome(str(path), "unchanged", document_id=state.content_hash), None
+    known = state.content_hash if state is not None and not force else None
+    return None, _Todo(path, known, stat.st_mtime, stat.st_size)
 
 
-def _extract_all(
-    paths: list[Path], workers: int, ingest: Callable[[str], IngestedFile | IngestError]
-) -> Iterator[tuple[Path, IngestedFile | IngestError]]:
-    """Yield (path, result) as extractions finish, keeping at most a few files in flight."""
-    if not paths:
+def _extract_all(todo: list[_Todo], workers: int, ingest: Extract) -> Iterator[tuple[_Todo, Extracted]]:
+    """Yield (item, result) as extractions finish, keeping at most a few files in flight."""
+    if not todo:
         return
     # default: processes for one core fewer than the machine has, leaving the encoder's threads a
     # core of their own. Extraction is far faster than encoding (~60 PDF pages/s), so one process
     # keeps up; two of them on 2 cores slowed the whole run by taking cores from the encoder.
     # workers=1 extracts in this process (no overlap with encoding; tests use it).
     n = workers or max(1, (os.cpu_count() or 1) - 1)
-    if workers == 1 or len(paths) == 1:
-        for path in paths:
-            yield path, ingest(source_key(path))
+    if workers == 1 or len(todo) == 1:
+        for item in todo:
+            yield item, ingest(source_key(item.path), item.known)
         return
     import multiprocessing
 
     # forkserver: the parent may already hold torch threads, and fork() after that can deadlock.
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        pending: dict[Future, Path] = {}
-        queue = iter(paths)
-        for path in queue:
-            pending[pool.submit(ingest, source_key(path))] = path
+        pending: dict[Future, _Todo] = {}
+        queue = iter(todo)
+        for item in queue:
+            pending[pool.submit(ingest, source_key(item.path), item.known)] = item
             if len(pending) >= 2 * n:
                 break
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                path = pending.pop(fut)
+                item = pending.pop(fut)
                 try:
                     result = fut.result()
                 except Exception as exc:  # a worker that died (e.g. out of memory on one file)
-                    result = IngestError(str(path), "extraction_failed", f"{type(exc).__name__}: {exc}")
+                    result = IngestError(str(item.path), "extraction_failed", f"{type(exc).__name__}: {exc}")
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending[pool.submit(ingest, source_key(nxt))] = nxt
-                yield path, result
+                    pending[pool.submit(ingest, source_key(nxt.path), nxt.known)] = nxt
+                yield item, result
 
 
-def _store(index: SearchIndex, path: Path, result: IngestedFile | IngestError) -> FileOutcome:
+def _store(index: SearchIndex, item: _Todo, result: Extracted) -> FileOutcome:
+    path = item.path
     if isinstance(result, IngestError):
         return FileOutcome(str(path), "failed", code=result.code, reason=result.reason)
+    if isinstance(result, SameContent):
+        index.touch_file(source_key(path), item.mtime, item.size)
+        return FileOutcome(str(path), "unchanged", document_id=result.digest)
     if not result.passages:
         return FileOutcome(str(path), "failed", code="empty", reason="no text to index")
     result.document.source = source_key(path)
-    index.add(result)
+    index.add(result, mtime=item.mtime)
     return FileOutcome(
         str(path), "indexed", document_id=result.document.document_id, passages=len(result.passages)
     )

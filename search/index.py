@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from nordsearch.ingest.themes import ThemeTagger
     from nordsearch.search.centering import LanguageOffsets
     from nordsearch.search.embedder import Embedder
+    from nordsearch.search.store import FileState
 
 __all__ = ["IndexStats", "SearchIndex", "passage_embedding_text"]
 
@@ -180,8 +181,11 @@ class SearchIndex:
 
     # -- writes (search.indexer) ----------------------------------------------------------------
 
-    def has_current(self, source: str, content_hash: str) -> bool:
-        return self.indexer.has_current(source, content_hash)
+    def file_state(self, source: str) -> FileState | None:
+        return self.indexer.file_state(source)
+
+    def touch_file(self, source: str, mtime: float | None, size: int | None) -> None:
+        self.indexer.touch_file(source, mtime, size)
 
     def add(self, ingested: IngestedFile, *, mtime: float | None = None) -> Document:
         """Embed, tag and store one ingested file (see Indexer.add). Takes the writer lock, held

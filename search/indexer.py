@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from nordsearch.ingest.themes import ThemeTagger
     from nordsearch.search.hubness import HubReference
+    from nordsearch.search.store import FileState
 
 LOCK_FILE = "write.lock"
 # The hub reference (search.hubness) is rebuilt, and every hub score with it, when the passages
@@ -122,9 +123,14 @@ class Indexer:
             self._tagger = self._make_tagger()
         return self._tagger
 
-    def has_current(self, source: str, content_hash: str) -> bool:
-        """True if ``source`` is indexed with exactly these bytes (the indexer can skip it)."""
-        return self.store.has_current(source, content_hash)
+    def file_state(self, source: str) -> FileState | None:
+        """How ``source`` was indexed, if its document is still stored (the batch skips it if unchanged)."""
+        return self.store.file_state(source)
+
+    def touch_file(self, source: str, mtime: float | None, size: int | None) -> None:
+        """Record a new stat for a source whose indexed bytes did not change."""
+        self._begin()
+        self.store.touch_file(source, mtime, size)
 
     def _begin(self) -> None:
         self.lock.acquire()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from nordsearch.search.store_database import StoreDatabase
 from nordsearch.search.store_hubs import HubStore
-from nordsearch.search.store_reads import ALLOWED_CACHE, DocumentReads, StoredPassage
+from nordsearch.search.store_reads import ALLOWED_CACHE, DocumentReads, FileState, StoredPassage
 from nordsearch.search.store_schema import SCHEMA_VERSION, open_schema
 from nordsearch.search.store_vectors import VectorStore
 from nordsearch.search.store_writes import DocumentWrites, UpsertResult, stored_language
@@ -39,7 +39,15 @@ if TYPE_CHECKING:
     from nordsearch.search.filters import DocumentFilter, PassageFilter
     from nordsearch.search.hubness import HubReference
 
-__all__ = ["ALLOWED_CACHE", "SCHEMA_VERSION", "Store", "StoredPassage", "UpsertResult", "stored_language"]
+__all__ = [
+    "ALLOWED_CACHE",
+    "SCHEMA_VERSION",
+    "FileState",
+    "Store",
+    "StoredPassage",
+    "UpsertResult",
+    "stored_language",
+]
 
 
 class Store:
@@ -98,6 +106,9 @@ class Store:
             ingested, vectors, mtime=mtime, sentence_vectors=sentence_vectors, hubs=hubs, terms=terms
         )
 
+    def touch_file(self, source: str, mtime: float | None, size: int | None) -> None:
+        self._writes.touch_file(source, mtime, size)
+
     def delete_document(self, document_id: str) -> list[int]:
         return self._writes.delete_document(document_id)
 
@@ -138,10 +149,7 @@ class Store:
 
     # -- reads: search.store_reads --------------------------------------------------------------
 
-    def has_current(self, source: str, content_hash: str) -> bool:
-        return self._reads.has_current(source, content_hash)
-
-    def file_state(self, source: str) -> tuple[str, float | None, int | None] | None:
+    def file_state(self, source: str) -> FileState | None:
         return self._reads.file_state(source)
 
     def get_document(self, document_id: str) -> Document | None:

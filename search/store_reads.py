@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from nordsearch.ingest.records import Document, Passage
@@ -64,6 +65,29 @@ def _passage_from_row(row: Sequence[Any]) -> Passage:
     )  # fmt: skip
 
 
+RACY_SECONDS = 2.0  # file clocks are coarse (a few ms): a write this close to the record may share its mtime
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """A source file as it was indexed: its content hash, the stat it had when it was read, and
+    when that was recorded (epoch seconds)."""
+
+    content_hash: str
+    mtime: float | None
+    size: int | None
+    recorded_at: float | None = None
+
+    def matches(self, mtime: float, size: int) -> bool:
+        """True when a file's stat is the one recorded, so it is unchanged without reading a byte
+        (as make and rsync decide; ``--force`` re-reads everything). A stat recorded within
+        RACY_SECONDS of the file's mtime is not trusted (git's "racy" files): a second write in
+        the same clock tick keeps the mtime, and the size may be the same."""
+        if self.mtime != mtime or self.size != size or self.recorded_at is None:
+            return False
+        return mtime <= self.recorded_at - RACY_SECONDS
+
+
 class DocumentReads:
     """Reads of the documents, passages, passage_themes and files tables."""
 
@@ -73,19 +97,18 @@ class DocumentReads:
         self._allowed_lock = threading.Lock()
         self._count: tuple[int, int] | None = None  # (generation, passages): see passage_count
 
-    def has_current(self, source: str, content_hash: str) -> bool:
-        """True when ``source`` was indexed with these exact bytes and that document is still stored."""
+    def file_state(self, source: str) -> FileState | None:
+        """What ``source`` was last indexed as, while that document is still stored (else None)."""
         rows = self._db.query(
-            "SELECT 1 FROM files f JOIN documents d ON d.content_hash = f.content_hash"
-            " WHERE f.source = ? AND f.content_hash = ? LIMIT 1",
-            (source, content_hash),
+            "SELECT f.content_hash, f.mtime, f.size, f.indexed_at FROM files f"
+            " JOIN documents d ON d.content_hash = f.content_hash WHERE f.source = ? LIMIT 1",
+            (source,),
         )
-        return bool(rows)
-
-    def file_state(self, source: str) -> tuple[str, float | None, int | None] | None:
-        """(content_hash, mtime, size) recorded for ``source``: lets the indexer skip hashing unchanged files."""
-        rows = self._db.query("SELECT content_hash, mtime, size FROM files WHERE source = ?", (source,))
-        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+        if not rows:
+            return None
+        digest, mtime, size, indexed_at = rows[0]
+        recorded = datetime.fromisoformat(indexed_at).timestamp() if indexed_at else None
+        return FileState(digest, mtime, size, recorded)
 
     def get_document(self, document_id: str) -> Document | None:
         rows = self._db.query(

@@ -150,6 +150,15 @@ class DocumentWrites:
             self._db.bump_generation(len(removed))
         return [(r[0], r[1]) for r in rows], removed
 
+    def touch_file(self, source: str, mtime: float | None, size: int | None) -> None:
+        """Record a new stat for a file whose bytes are the ones indexed (touched, copied, checked
+        out again), so the next run skips it without reading it. No document changes."""
+        with self._db.transaction() as c:
+            c.execute(
+                "UPDATE files SET mtime = ?, size = ?, indexed_at = ? WHERE source = ?",
+                (mtime, size, _now(), source),
+            )
+
     def delete_document(self, document_id: str) -> list[int]:
         """Delete one document (its passages and theme rows cascade). Returns the removed vector ids."""
         return self.delete_where_document(document_id)[1]

@@ -55,8 +55,11 @@ class FakeIndex:
         self.saves = 0
         self.lock_held_during_add: list[bool] = []
 
-    def has_current(self, source, content_hash):
-        return False
+    def file_state(self, source):
+        return None
+
+    def touch_file(self, source, mtime, size):
+        raise AssertionError("no file is indexed, so none can be unchanged")
 
     def add(self, ingested, mtime=None):
         self.lock_held_during_add.append(not other_thread_can_lock(self.holder.lock))
@@ -85,7 +88,7 @@ class FakeHolder:
         return self.index
 
 
-def fake_ingest(source: str):
+def fake_ingest(source: str, known: str | None = None):
     path = Path(source)
     if "broken" in path.name:
         return IngestError(source, "corrupt_file", "the file is damaged")
@@ -206,7 +209,7 @@ def test_embedding_happens_before_the_lock_is_taken(tmp_path: Path):
 def test_locked_index_delegates_under_the_lock():
     holder = FakeHolder()
     locked = LockedIndex(holder)
-    assert locked.has_current("x", "y") is False
+    assert locked.file_state("x") is None
     assert locked.save() is True and locked.prune(set()) == []
 
 

@@ -5,6 +5,8 @@ exit codes and parallel extraction."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,57 @@ def test_rerun_on_unchanged_folder_does_no_embedding(index_dir: Path, corpus: di
     assert report.count("unchanged") == len(TEXTS) and report.count("indexed") == 0
     assert again.calls == 0  # nothing was embedded
     assert report.exit_code == 0
+
+
+def test_each_file_is_read_and_hashed_at_most_once(
+    index_dir: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nordsearch.ingest import pipeline
+
+    hashed: list[str] = []  # whole-file reads: every hash of a file is a read of it
+    extracted: list[str] = []
+    real_read, real_extract = Path.read_bytes, pipeline.extract
+    monkeypatch.setattr(Path, "read_bytes", lambda self: hashed.append(self.name) or real_read(self))
+    monkeypatch.setattr(
+        pipeline, "extract", lambda path, **kw: extracted.append(path.name) or real_extract(path, **kw)
+    )
+
+    def run(**kwargs) -> BatchReport:
+        hashed.clear()
+        extracted.clear()
+        return _run(index_dir, [folder], FakeEmbedder(), **kwargs)
+
+    folder = corpus["fi_hulevesi.txt"].parent
+    for path in corpus.values():  # written a minute ago: not in the clock tick of the record
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    assert run().count("indexed") == len(TEXTS)
+    assert len(hashed) == len(TEXTS) and len(extracted) == len(TEXTS)  # once each, not twice
+
+    report = run()  # stat unchanged: not a byte read
+    assert report.count("unchanged") == len(TEXTS) and hashed == [] and extracted == []
+
+    touched = corpus["sv_cykel.md"]
+    stat = touched.stat()
+    os.utime(touched, (stat.st_atime, stat.st_mtime + 10))  # a checkout or copy: same bytes, new mtime
+    report = run()
+    assert report.count("unchanged") == len(TEXTS) and len(hashed) == 1 and extracted == []
+    assert run().count("unchanged") == len(TEXTS) and hashed == []  # the new stat was recorded
+
+    report = run(force=True)
+    assert report.count("indexed") == len(TEXTS) and len(hashed) == len(TEXTS)
+
+
+def test_a_file_rewritten_in_the_same_clock_tick_is_read_again(
+    index_dir: Path, corpus: dict[str, Path]
+) -> None:
+    folder = corpus["fi_hulevesi.txt"].parent
+    _run(index_dir, [folder], FakeEmbedder())
+    path = corpus["en_partnership.txt"]
+    stat = path.stat()
+    path.write_text(TEXTS["en_partnership.txt"].replace("state", "State"), encoding="utf-8")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a coarse clock: the same mtime
+    report = _run(index_dir, [folder], FakeEmbedder())
+    assert report.count("indexed") == 1 and report.count("unchanged") == len(TEXTS) - 1
 
 
 def test_changed_file_replaces_its_passages(index_dir: Path, corpus: dict[str, Path]) -> None:

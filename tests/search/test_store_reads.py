@@ -4,17 +4,32 @@ per generation."""
 from __future__ import annotations
 
 from nordsearch.search.filters import DocumentFilter, PassageFilter
-from nordsearch.search.store import SCHEMA_VERSION
+from nordsearch.search.store import SCHEMA_VERSION, FileState
+from nordsearch.search.store_reads import RACY_SECONDS
 from tests.search.search_helpers import make_file, upsert, vectors_for
 
 
-def test_has_current_and_file_state(store, embedder):
+def test_file_state_and_touch(store, embedder):
     f = make_file("h1", ["x"], source="/docs/a.pdf")
     store.upsert_document(f, vectors_for(embedder, f), mtime=123.0)
-    assert store.has_current("/docs/a.pdf", "h1")
-    assert not store.has_current("/docs/a.pdf", "h2")
-    assert not store.has_current("/docs/b.pdf", "h1")
-    assert store.file_state("/docs/a.pdf") == ("h1", 123.0, f.document.size_bytes)
+    state = store.file_state("/docs/a.pdf")
+    assert (state.content_hash, state.mtime, state.size) == ("h1", 123.0, f.document.size_bytes)
+    assert state.matches(123.0, f.document.size_bytes) and not state.matches(124.0, f.document.size_bytes)
+    assert store.file_state("/docs/b.pdf") is None
+    generation = store.generation()
+    store.touch_file("/docs/a.pdf", 200.0, 7)
+    touched = store.file_state("/docs/a.pdf")
+    assert (touched.content_hash, touched.mtime, touched.size) == ("h1", 200.0, 7)
+    assert store.generation() == generation  # no document changed: derived caches stay current
+    store.delete_document("h1")
+    assert store.file_state("/docs/a.pdf") is None  # its document is gone: index it again
+
+
+def test_a_stat_recorded_in_the_files_clock_tick_is_not_trusted():
+    # written, indexed and written again within one coarse clock tick: same mtime, same size
+    assert not FileState("h", 1000.0, 5, recorded_at=1000.5).matches(1000.0, 5)
+    assert FileState("h", 1000.0, 5, recorded_at=1000.0 + RACY_SECONDS).matches(1000.0, 5)
+    assert not FileState("h", 1000.0, 5, recorded_at=None).matches(1000.0, 5)
 
 
 def test_list_documents_filters_and_pages(store, embedder):

@@ -35,7 +35,7 @@ def test_upsert_replaces_same_source_with_new_content(store, embedder):
     assert store.get_document("old") is None
     assert [d.document_id for d in store.list_documents()] == ["new"]
     assert store.passage_count() == 1 and _lexical_rows(store) == 1
-    assert store.has_current("/d/plan.pdf", "new") and not store.has_current("/d/plan.pdf", "old")
+    assert store.file_state("/d/plan.pdf").content_hash == "new"
 
 
 def test_delete_cascades_to_passages(store, embedder):
