@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nordsearch.ingest.settings import Settings
+    from nordsearch.search.bert import BertEncoder
 
 # E5-style models were trained with these literal prefixes; used when a model ships no prompts.
 _FALLBACK_PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -85,7 +86,7 @@ class SentenceTransformerEmbedder:
         self.model = model
         self.device = device
         self.batch_size = batch_size
-        self.precision = precision
+        self._precision: str = precision  # resolved on first use: resolving imports torch
         self.name = model_display_name(model)
         self._st: Any = None
         self._dimension: int | None = None
@@ -97,7 +98,6 @@ class SentenceTransformerEmbedder:
             if self._st is None:
                 from nordsearch.search.bert import BertEncoder, local_layout
 
-                self.precision = resolve_precision(self.precision, self.device)  # type: ignore[assignment]
                 layout = local_layout(self.model) if self.device == "cpu" else None
                 if layout is not None:  # our own forward pass: no transformers import (search.bert)
                     self._st, self._direct = BertEncoder(layout), True
@@ -111,6 +111,13 @@ class SentenceTransformerEmbedder:
                 self._direct = _mean_pooled(st) and self.device == "cpu"
                 self._st = st
             return self._st
+
+    @property
+    def precision(self) -> str:
+        """ "fp32" or "bf16": what passages are encoded in (see resolve_precision)."""
+        if self._precision == "auto":
+            self._precision = resolve_precision(self._precision, self.device)
+        return self._precision
 
     @property
     def dimension(self) -> int:
@@ -132,7 +139,11 @@ class SentenceTransformerEmbedder:
 
         if not texts:
             return np.zeros((0, self._dimension or 0), dtype=np.float32)
+        from nordsearch.search.bert import BertEncoder
+
         st = self._load()
+        if kind == "query" and isinstance(st, BertEncoder):
+            return _numpy_queries(st, [self._prompt(st, kind) + t for t in texts])
         if self._direct:
             return self._forward(st, texts, kind, None)[0]
         import torch
@@ -206,6 +217,17 @@ class SentenceTransformerEmbedder:
                 self._encode([t[s:e] for s, e in sp], "passage") for t, sp in zip(texts, spans, strict=True)
             ]
         return self._forward(st, texts, "passage", spans)
+
+
+def _numpy_queries(encoder: BertEncoder, texts: list[str]) -> np.ndarray:
+    """Query vectors from the numpy forward pass, one text at a time (no padding): a query needs
+    no torch import (search.bert)."""
+    import numpy as np
+
+    out = np.zeros((len(texts), encoder.hidden), dtype=np.float32)
+    for i, encoding in enumerate(encoder.encode(texts)):
+        out[i] = encoder.forward_numpy(encoding.ids).mean(axis=0)
+    return normalize_rows(out)
 
 
 def _tokenized(st: Any, texts: list[str], with_offsets: bool) -> tuple[list, list, Callable, int, int]:

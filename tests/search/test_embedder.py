@@ -217,3 +217,41 @@ def test_sentence_vectors_come_from_the_passages_forward_pass(real_embedder, fp3
     # a span the model never saw (past the length limit) gets a zero vector, not a guess
     _, cut_off = real_embedder.embed_passages_with_sentences(["kort text"], [[(0, 4), (500, 600)]])
     assert not cut_off[0][1].any()
+
+
+@pytest.mark.slow
+def test_queries_run_in_numpy_without_torch_and_match_sentence_transformers(e5_model_dir: Path):
+    """A query's forward pass is numpy (no torch import: most of a cold CLI search); it is the
+    same fp32 computation as sentence-transformers', to float32 resolution."""
+    import subprocess
+    import sys
+
+    queries = [t.split(".")[0] for t in FIDELITY_TEXTS] + ["bus", "Hvordan planlegger kommunen fortetting?"]
+    script = (
+        "import json, sys\n"
+        "from nordsearch.search.embedder import SentenceTransformerEmbedder\n"
+        f"e = SentenceTransformerEmbedder({str(e5_model_dir)!r})\n"
+        f"v = e.embed_queries({queries!r})\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'vectors': v.tolist()}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    import json
+
+    out = json.loads(run.stdout)
+    assert out["torch"] is False
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(e5_model_dir), device="cpu")
+    reference = st.encode(queries, prompt="query: ", normalize_embeddings=True)
+    cosines = (np.asarray(out["vectors"], dtype=np.float32) * reference).sum(axis=1)
+    assert cosines.min() >= 0.99999, cosines
+
+
+def test_numpy_gelu_is_the_exact_erf_gelu():
+    import math
+
+    from nordsearch.search.bert import _gelu
+
+    x = np.linspace(-8, 8, 4001, dtype=np.float32)
+    exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(np.float64)])
+    assert np.abs(_gelu(x) - exact).max() < 2e-6
