@@ -368,15 +368,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Run the HTTP service (OpenAPI docs at /docs, the web page at /)."""
-    import uvicorn
-
-    from nordsearch.api.http import create_app
+    """Run the HTTP service (OpenAPI docs at /docs, the web page at /), in
+    $NORDSEARCH_SERVE_PROCESSES processes (default: one per core, at most 4)."""
+    from nordsearch.api.serve import run_server
     from nordsearch.api.service import resolve_index_dir
 
     settings = cli_settings()
-    app_ = create_app(index_dir=resolve_index_dir(index, settings), settings=settings)
-    uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
+    run_server(
+        resolve_index_dir(index, settings), settings, host=host or settings.host, port=port or settings.port
+    )
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -74,6 +75,8 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         holder.load()
+        if holder.index is not None:
+            jobs.start()  # jobs queued before a restart (or by another server process) run now
         yield
         jobs.stop()
         if holder.index is not None:
@@ -145,8 +148,8 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         return problem(422, "Invalid request", detail, errors=errors)
 
     @app.get("/health", tags=["service"], summary="Liveness", response_model=schemas.Health)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "process": os.getpid()}
 
     @app.get(
         "/ready",

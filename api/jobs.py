@@ -1,9 +1,11 @@
-"""Indexing jobs: one background worker thread owns every indexing write of the HTTP service.
+"""Indexing jobs: a background thread per server process runs the service's indexing writes.
 
-Jobs (uploads saved under ``<index>/uploads/``, or folders inside the configured roots) wait in a
-FIFO queue; the worker runs them one at a time through ``search.batch.index_paths`` and records
-progress (``search.batch.Progress``), per-file errors and the final report, kept in memory (the
-last ``MAX_JOBS``).
+Jobs (uploads saved under ``<index>/uploads/``, or folders inside the configured roots) are rows
+in the index's database (api.job_store), so every server process answers for every job and a job
+outlives a restart. They run one at a time across all processes, in submission order, through
+``search.batch.index_paths``; progress (``search.batch.Progress``), per-file errors and the final
+report are written as they come (the last ``MAX_JOBS`` finished jobs are kept). A job whose
+process died is reported ``interrupted``; queued jobs wait for the next start.
 
 Consistency for readers — the design chosen:
 
@@ -15,7 +17,7 @@ Consistency for readers — the design chosen:
   side of that lock after the commit: a search sees a whole document or none of it (between the
   two steps, its passages can be found lexically but not yet densely). A passage deleted after
   a search ranked it is simply left out of that search's page.
-* ``IndexHolder.lock`` now only keeps writers apart: the worker takes it per document
+* ``IndexHolder.lock`` only keeps this process's writers apart: the worker takes it per document
   (``LockedIndex.add``), for prune and for ``save()``, and ``DELETE /documents/{id}`` takes it too.
 * The expensive part of a write, embedding the passages, runs *outside* that lock: the worker
   embeds first (``PrefetchEmbedder.prefetch``, in small batches) and ``SearchIndex.add`` then
@@ -30,16 +32,15 @@ Consistency for readers — the design chosen:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from nordsearch.api.job_store import FINISHED, JobKind, JobStatus, JobStore
 from nordsearch.search.batch import FileOutcome, Progress
 from nordsearch.search.embedder import Spans, embed_with_sentences
 
@@ -52,8 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JobStatus = Literal["queued", "running", "done", "failed"]
-MAX_JOBS = 200
+MAX_JOBS = 200  # finished jobs kept in the database
+STORE_FILE = "store.sqlite"  # the index's database (search.store), which holds the jobs tables too
 PREFETCH_BATCH = 16
 
 
@@ -158,26 +159,36 @@ class LockedIndex:
             return self.holder.get().save()
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 @dataclass
 class Job:
+    """A job as the database holds it now (a snapshot: ask the manager again for news)."""
+
     id: str
-    kind: Literal["upload", "paths"]
+    kind: JobKind
     paths: list[Path]
     force: bool = False
     names: dict[str, str] = field(default_factory=dict)  # saved path -> the uploaded file name
     status: JobStatus = "queued"
-    created_at: str = field(default_factory=_now)
+    created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None
     total: int = 0
     outcomes: list[FileOutcome] = field(default_factory=list)
     result: dict[str, Any] | None = None
     error: str | None = None
-    finished: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Job:
+        return cls(
+            id=row["id"], kind=row["kind"], paths=[Path(p) for p in row["paths"]], force=row["force"],
+            names=row["names"], status=row["status"], created_at=row["created_at"],
+            started_at=row["started_at"], finished_at=row["finished_at"], total=row["total"],
+            outcomes=[FileOutcome(**f) for f in row["files"]], result=row["result"], error=row["error"],
+        )  # fmt: skip
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
 
     def _file(self, o: FileOutcome) -> dict[str, Any]:
         return {
@@ -220,96 +231,122 @@ class Job:
 
 
 class JobProgress(Progress):
-    def __init__(self, job: Job) -> None:
-        self.job = job
+    """Each file's outcome is written to the job's rows as it comes: any process can show it."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store, self.job_id = store, job_id
 
     def start(self, total_files: int) -> None:
-        self.job.total = total_files
+        self.store.set_total(self.job_id, total_files)
 
     def advance(self, outcome: FileOutcome) -> None:
-        self.job.outcomes.append(outcome)
+        self.store.add_file(self.job_id, asdict(outcome))
 
 
 class JobManager:
-    """The queue of jobs and the one worker thread that runs them."""
+    """This process's side of the jobs queue: submits jobs to the index's database, and runs one
+    thread that takes queued jobs (its own or another server process's) whenever no other
+    process is running one (see api.job_store)."""
 
-    def __init__(self, holder: Any, settings: Settings, ingest: Any = None) -> None:
+    def __init__(self, holder: Any, settings: Settings, ingest: Any = None, *, poll: float = 1.0) -> None:
         self.holder = holder
         self.settings = settings  # the service's, from create_app: every job extracts with them
         self.ingest = ingest  # tests: a stand-in for search.batch's extraction
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._running: Job | None = None
+        self.poll = poll  # seconds between looks for jobs other processes queued
+        self._store: JobStore | None = None
+        self._store_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
+    @property
+    def store(self) -> JobStore:
+        # opened on first use: the database is the index's, which the holder creates on load
+        with self._store_lock:
+            if self._store is None:
+                self._store = JobStore(Path(self.holder.index_dir) / STORE_FILE, keep=MAX_JOBS)
+            return self._store
+
     def start(self) -> None:
+        """Start this process's runner; first report jobs a dead process left running, so they
+        read as interrupted from the first request on."""
         if self._thread is None:
+            fd = self.store.try_lock()
+            if fd is not None:
+                try:
+                    self.store.interrupt_orphans()
+                finally:
+                    self.store.unlock(fd)
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._loop, name="nordsearch-jobs", daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Let the running job finish (up to ``timeout``); queued jobs are dropped."""
+        """Let the running job finish (up to ``timeout``). Queued jobs stay queued in the database:
+        the next server start (or another server process) runs them."""
         if self._thread is None:
             return
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
+        self._stopping.set()
+        self._wake.set()
         self._thread.join(timeout)
         self._thread = None
 
     @property
     def busy(self) -> bool:
-        return self._running is not None or not self._queue.empty()
+        """True while a job is queued or running in any of the service's processes."""
+        return self.store.pending()
 
     def submit(
         self,
-        kind: Literal["upload", "paths"],
+        kind: JobKind,
         paths: list[Path],
         *,
         force: bool = False,
         names: dict[str, str] | None = None,
     ) -> Job:
-        job = Job(id=uuid.uuid4().hex, kind=kind, paths=list(paths), force=force, names=dict(names or {}))
-        with self._lock:
-            self._jobs[job.id] = job
-            while len(self._jobs) > MAX_JOBS:
-                oldest = next((j for j in self._jobs.values() if j.finished.is_set()), None)
-                if oldest is None:
-                    break
-                del self._jobs[oldest.id]
+        job_id = uuid.uuid4().hex
+        self.store.add(job_id, kind, [str(p) for p in paths], force=force, names=dict(names or {}))
         self.start()
-        self._queue.put(job)
+        self._wake.set()
+        job = self.get(job_id)
+        assert job is not None
         return job
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+        row = self.store.get(job_id)
+        return Job.from_row(row) if row is not None else None
 
     def list(self) -> list[Job]:
-        with self._lock:
-            return list(reversed(self._jobs.values()))
+        return [Job.from_row(r) for r in self.store.recent()]
+
+    def wait(self, job_id: str, timeout: float) -> Job | None:
+        """The job once it has finished, or as it is when ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            left = deadline - time.monotonic()
+            if job is None or job.finished or left <= 0:
+                return job
+            with self._changed:  # woken when this process finishes a job; else look again soon
+                self._changed.wait(min(left, 0.2))
 
     def _loop(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            self._running = job
-            try:
-                self._run(job)
-            finally:
-                self._running = None
-                job.finished.set()
+        while not self._stopping.is_set():
+            if self.store.pending():
+                fd = self.store.try_lock()
+                if fd is not None:
+                    try:
+                        while not self._stopping.is_set() and (row := self.store.claim()) is not None:
+                            self._run(Job.from_row(row))
+                    finally:
+                        self.store.unlock(fd)
+            self._wake.wait(self.poll)
+            self._wake.clear()
 
     def _run(self, job: Job) -> None:
         from nordsearch.search.batch import index_paths
 
-        job.status = "running"
-        job.started_at = _now()
         try:
             self.holder.get()
             report = index_paths(
@@ -318,14 +355,14 @@ class JobManager:
                 settings=self.settings,
                 workers=self.settings.workers,
                 force=job.force,
-                progress=JobProgress(job),
+                progress=JobProgress(self.store, job.id),
                 ingest=self.ingest,
             )
-            job.result = report.to_dict()
-            job.status = "done"
+            self.store.finish(job.id, "done", result=report.to_dict(), error=None)
         except Exception as exc:  # the job fails with a reason; the service carries on
             log.exception("job %s failed", job.id)
-            job.error = f"{type(exc).__name__}: {getattr(exc, 'detail', None) or exc}"
-            job.status = "failed"
+            error = f"{type(exc).__name__}: {getattr(exc, 'detail', None) or exc}"
+            self.store.finish(job.id, "failed", result=None, error=error)
         finally:
-            job.finished_at = _now()
+            with self._changed:
+                self._changed.notify_all()

@@ -206,9 +206,9 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         if not background and small:
             import anyio
 
-            await anyio.to_thread.run_sync(job.finished.wait, SYNC_WAIT_SECONDS)
+            job = await anyio.to_thread.run_sync(jobs.wait, job.id, SYNC_WAIT_SECONDS) or job
         data = job.to_dict()
-        if job.finished.is_set() and not background:
+        if job.finished and not background:
             if job.status == "failed":
                 return _problem_json(503, "Service Unavailable", f"indexing failed: {job.error}", job=data)
             if data["progress"]["failed"] and not (

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
+from nordsearch.api.job_store import JobKind, JobStatus
 from nordsearch.ingest.records import LANGUAGE_CODES, LANGUAGES
 
 _CODE = f"({'|'.join(LANGUAGE_CODES)})"
@@ -72,6 +73,9 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 class Health(Open):
     status: str = Field(examples=["ok"])
+    process: int = Field(
+        description="The id of the server process that answered (see NORDSEARCH_SERVE_PROCESSES)."
+    )
 
 
 class Ready(Open):
@@ -230,8 +234,8 @@ class JobResult(Open):
 
 class JobOut(Open):
     id: str
-    kind: Literal["upload", "paths"]
-    status: Literal["queued", "running", "done", "failed"]
+    kind: JobKind
+    status: JobStatus
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

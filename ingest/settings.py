@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # HTTP service.
     host: str = "127.0.0.1"
     port: int = 8000
+    # Processes answering HTTP, 0 = one per core (at most 4). A search is mostly Python under one
+    # GIL, so one process uses one core; each process holds its own vector index and language
+    # detector (~1 GB at 100k passages), the model's weights are shared through the page cache.
+    serve_processes: int = Field(default=0, ge=0, le=64)
     api_keys: str = ""  # comma-separated write keys
     read_keys: str = (
         ""  # comma-separated read-only keys; if set (or api_keys set and open_reads false) reads need a key

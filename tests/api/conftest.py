@@ -45,6 +45,7 @@ def start_server(index_dir: Path, env_extra: dict[str, str] | None = None) -> tu
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # its own process group: the server and the processes it starts
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -57,16 +58,26 @@ def start_server(index_dir: Path, env_extra: dict[str, str] | None = None) -> tu
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    proc.kill()
+    kill_server(proc)
     raise RuntimeError("server did not become ready in 180 s")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    proc.terminate()  # uvicorn stops the processes it started, then itself
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        kill_server(proc)
+
+
+def kill_server(proc: subprocess.Popen) -> None:
+    """SIGKILL to the server's whole process group: a crash, nothing gets to clean up."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

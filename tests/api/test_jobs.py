@@ -78,7 +78,9 @@ class FakeIndex:
 
 
 class FakeHolder:
-    def __init__(self, prefetch: bool = False):
+    def __init__(self, index_dir: Path, prefetch: bool = False):
+        self.index_dir = index_dir  # where the jobs database is
+        index_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self.inner = FakeEmbedder(self)
         self.embedder = PrefetchEmbedder(self.inner) if prefetch else None
@@ -128,7 +130,7 @@ def files(tmp_path: Path, *names: str) -> list[Path]:
 
 
 def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
-    holder = FakeHolder()
+    holder = FakeHolder(tmp_path / "index")
     manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
         job = manager.submit(
@@ -136,7 +138,8 @@ def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
             files(tmp_path, "a.md", "broken.md", "b.md"),
             names={str((tmp_path / "a.md").resolve()): "A.md"},
         )
-        assert job.finished.wait(30)
+        job = manager.wait(job.id, 30)
+        assert job.finished
         data = job.to_dict()
         assert data["status"] == "done" and data["error"] is None
         assert data["progress"] == {
@@ -154,19 +157,19 @@ def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
         assert "A.md" in names
         assert holder.index.saves == 1  # the job's end releases the writer lock
         assert all(holder.index.lock_held_during_add)
-        assert manager.get(job.id) is job and manager.list()[0] is job
+        assert manager.get(job.id).to_dict() == data and manager.list()[0].to_dict() == data
     finally:
         manager.stop()
 
 
 def test_jobs_run_one_at_a_time_in_order(tmp_path: Path):
-    holder = FakeHolder()
+    holder = FakeHolder(tmp_path / "index")
     manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
         first = manager.submit("paths", files(tmp_path, "a1.md", "a2.md", "a3.md"))
         second = manager.submit("paths", files(tmp_path, "b1.md"))
         assert manager.busy
-        assert second.finished.wait(30) and first.finished.is_set()
+        assert manager.wait(second.id, 30).finished and manager.get(first.id).finished
         assert [Path(s).name for s in holder.index.added] == ["a1.md", "a2.md", "a3.md", "b1.md"]
         assert not manager.busy
     finally:
@@ -174,7 +177,7 @@ def test_jobs_run_one_at_a_time_in_order(tmp_path: Path):
 
 
 def test_a_job_that_breaks_fails_with_a_reason(tmp_path: Path):
-    holder = FakeHolder()
+    holder = FakeHolder(tmp_path / "index")
 
     def boom(_, mtime=None):
         raise RuntimeError("disk on fire")
@@ -182,22 +185,21 @@ def test_a_job_that_breaks_fails_with_a_reason(tmp_path: Path):
     holder.index.add = boom
     manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
-        job = manager.submit("paths", files(tmp_path, "a.md"))
-        assert job.finished.wait(30)
+        job = manager.wait(manager.submit("paths", files(tmp_path, "a.md")).id, 30)
         assert job.status == "failed" and "disk on fire" in job.error
         # the worker survives and takes the next job
         holder.index.add = FakeIndex(holder).add
-        assert manager.submit("paths", files(tmp_path, "c.md")).finished.wait(30)
+        assert manager.wait(manager.submit("paths", files(tmp_path, "c.md")).id, 30).status == "done"
     finally:
         manager.stop()
 
 
 def test_embedding_happens_before_the_lock_is_taken(tmp_path: Path):
-    holder = FakeHolder(prefetch=True)
+    holder = FakeHolder(tmp_path / "index", prefetch=True)
     manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
     try:
-        job = manager.submit("upload", files(tmp_path, "a.md", "b.md"))
-        assert job.finished.wait(30) and job.status == "done"
+        job = manager.wait(manager.submit("upload", files(tmp_path, "a.md", "b.md")).id, 30)
+        assert job.status == "done"
         # the model ran only in prefetch (outside the lock); add() found the vectors ready
         assert holder.inner.calls and all(holder.inner.lock_free_while_embedding)
         assert sum(len(c) for c in holder.inner.calls) == 6
@@ -206,8 +208,8 @@ def test_embedding_happens_before_the_lock_is_taken(tmp_path: Path):
         manager.stop()
 
 
-def test_locked_index_delegates_under_the_lock():
-    holder = FakeHolder()
+def test_locked_index_delegates_under_the_lock(tmp_path: Path):
+    holder = FakeHolder(tmp_path / "index")
     locked = LockedIndex(holder)
     assert locked.file_state("x") is None
     assert locked.save() is True and locked.prune(set()) == []
@@ -224,3 +226,47 @@ def test_prefetch_embedder_falls_back_to_the_model():
     emb.embed_passages(["a"])
     assert inner.calls[-1] == ["a"]
     assert emb.embed_queries(["q"]).shape == (1, 4) and emb.dimension == 4 and emb.name == "fake"
+
+
+def test_managers_of_two_processes_share_one_queue_and_run_one_job_at_a_time(tmp_path: Path):
+    # two managers over one database stand for two server processes: each opens its own lock file
+    # descriptor, and flock() keeps them apart exactly as it keeps processes apart
+    intervals: list[tuple[float, float, str]] = []
+
+    def timed(holder):
+        plain = holder.index.add
+
+        def add(ingested, mtime=None):
+            start = time.monotonic()
+            out = plain(ingested, mtime=mtime)
+            intervals.append((start, time.monotonic(), ingested.document.source))
+            return out
+
+        holder.index.add = add
+        return holder
+
+    a, b = timed(FakeHolder(tmp_path / "index")), timed(FakeHolder(tmp_path / "index"))
+    one = JobManager(a, Settings(workers=1), ingest=fake_ingest, poll=0.05)
+    two = JobManager(b, Settings(workers=1), ingest=fake_ingest, poll=0.05)
+    try:
+        jobs = [
+            one.submit("paths", files(tmp_path, "a1.md", "a2.md")),
+            two.submit("paths", files(tmp_path, "b1.md", "b2.md")),
+            one.submit("paths", files(tmp_path, "c1.md")),
+        ]
+        for job in jobs:
+            assert two.wait(job.id, 30).status == "done"  # any process answers for any job
+        assert [j.id for j in one.list()] == [j.id for j in reversed(jobs)]
+        # submission order across both processes, and no two jobs' writes overlap in time
+        assert [Path(s).name for _, _, s in sorted(intervals)] == [
+            "a1.md",
+            "a2.md",
+            "b1.md",
+            "b2.md",
+            "c1.md",
+        ]
+        ends = sorted(intervals)
+        assert all(prev[1] <= nxt[0] for prev, nxt in zip(ends, ends[1:], strict=False))
+    finally:
+        one.stop()
+        two.stop()

@@ -44,8 +44,8 @@ def test_an_indexing_job_extracts_with_the_settings_given_to_create_app(tmp_path
     app.state.holder.index = index  # no lifespan: no model is loaded for this
     jobs = app.state.jobs
     try:
-        job = jobs.submit("paths", files)
-        assert job.finished.wait(300), "the job did not finish"
+        job = jobs.wait(jobs.submit("paths", files).id, 300)
+        assert job.finished, "the job did not finish"
         assert job.status == "done" and job.error is None, job.to_dict()
         assert [o.status for o in job.outcomes] == ["indexed", "indexed"]
         for outcome in job.outcomes:

@@ -1,0 +1,233 @@
+"""Indexing jobs kept in the index's database (``store.sqlite``), so that every server process sees
+every job and a job outlives the process that ran it.
+
+Two tables of their own: ``jobs`` (one row per job: what to index, its state and final report)
+and ``job_files`` (one row per file outcome, written as the job goes). They are not part of the
+document store's generation: a job's progress changes no search result.
+
+Which process runs a job: whoever holds ``jobs.lock`` (an fcntl lock beside the database). A
+runner takes it, claims the oldest queued job, runs it and lets go, so jobs run one at a time
+across all the server's processes, in submission order. The operating system drops the lock when
+its holder dies: a row still marked ``running`` while the lock is free belongs to a process that
+is gone, and the next runner marks it ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+JobStatus = Literal["queued", "running", "done", "failed", "interrupted"]
+JobKind = Literal["upload", "paths"]
+FINISHED: tuple[JobStatus, ...] = ("done", "failed", "interrupted")
+LOCK_FILE = "jobs.lock"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    force INTEGER NOT NULL,
+    paths TEXT NOT NULL,
+    names TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    total INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
+CREATE TABLE IF NOT EXISTS job_files (
+    job_seq INTEGER NOT NULL REFERENCES jobs(seq) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    document_id TEXT,
+    passages INTEGER NOT NULL,
+    code TEXT,
+    reason TEXT,
+    PRIMARY KEY (job_seq, ordinal)
+);
+"""
+
+_COLUMNS = (
+    "seq, id, kind, status, force, paths, names, created_at, started_at, finished_at, total, result, error"
+)
+
+
+_INTERRUPT = (
+    "UPDATE jobs SET status = 'interrupted', finished_at = ?,"
+    " error = 'the server stopped while this job ran; submit it again to finish it' WHERE status = 'running'"
+)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class JobStore:
+    """The jobs tables of one index's database; thread-safe (a connection per thread)."""
+
+    def __init__(self, database: Path, *, keep: int = 200) -> None:
+        self.database = Path(database)
+        self.keep = keep  # finished jobs kept; older ones are deleted as new ones arrive
+        self._local = threading.local()
+        self._lock_path = self.database.parent / LOCK_FILE
+        with self._connection() as c:
+            c.executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.database, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self._local.conn = conn
+        return conn
+
+    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        c = self._connection()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            cur = c.execute(sql, params)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return cur
+
+    # -- submitting and reading ----------------------------------------------------------------
+
+    def add(
+        self, job_id: str, kind: JobKind, paths: list[str], *, force: bool, names: dict[str, str]
+    ) -> None:
+        c = self._connection()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute(
+                "INSERT INTO jobs(id, kind, status, force, paths, names, created_at) VALUES (?,?,?,?,?,?,?)",
+                (job_id, kind, "queued", int(force), json.dumps(paths), json.dumps(names), now()),
+            )
+            c.execute(
+                "DELETE FROM jobs WHERE status IN ('done', 'failed', 'interrupted') AND seq NOT IN"
+                " (SELECT seq FROM jobs ORDER BY seq DESC LIMIT ?)",
+                (self.keep,),
+            )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        rows = self._connection().execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchall()
+        return self._with_files(rows[0]) if rows else None
+
+    def recent(self, limit: int | None = None) -> list[dict[str, Any]]:
+        rows = (
+            self._connection()
+            .execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit or self.keep,))
+            .fetchall()
+        )
+        return [self._with_files(r) for r in rows]
+
+    def pending(self) -> bool:
+        """True while a job is queued or running in any process."""
+        rows = (
+            self._connection()
+            .execute("SELECT 1 FROM jobs WHERE status IN ('queued', 'running') LIMIT 1")
+            .fetchall()
+        )
+        return bool(rows)
+
+    def _with_files(self, row: tuple) -> dict[str, Any]:
+        seq, job_id, kind, status, force, paths, names, created, started, finished, total, result, error = row
+        files = (
+            self._connection()
+            .execute(
+                "SELECT source, status, document_id, passages, code, reason FROM job_files"
+                " WHERE job_seq = ? ORDER BY ordinal",
+                (seq,),
+            )
+            .fetchall()
+        )
+        return {
+            "id": job_id, "kind": kind, "status": status, "force": bool(force), "paths": json.loads(paths),
+            "names": json.loads(names), "created_at": created, "started_at": started, "finished_at": finished,
+            "total": total, "result": json.loads(result) if result else None, "error": error,
+            "files": [
+                dict(zip(("source", "status", "document_id", "passages", "code", "reason"), f, strict=True))
+                for f in files
+            ],
+        }  # fmt: skip
+
+    # -- running (the holder of jobs.lock) -----------------------------------------------------
+
+    def try_lock(self) -> int | None:
+        """The runner's lock (an fd), or None when another runner holds it."""
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    @staticmethod
+    def unlock(fd: int) -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def interrupt_orphans(self) -> None:
+        """Holding the runner's lock: jobs still marked running belong to a process that died."""
+        self._write(_INTERRUPT, (now(),))
+
+    def claim(self) -> dict[str, Any] | None:
+        """Holding the runner's lock: mark jobs left running by a dead process interrupted, then
+        take the oldest queued job (now running), or None."""
+        c = self._connection()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute(_INTERRUPT, (now(),))
+            rows = c.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1"
+            ).fetchall()
+            if rows:
+                c.execute(
+                    "UPDATE jobs SET status = 'running', started_at = ? WHERE seq = ?", (now(), rows[0][0])
+                )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return self.get(rows[0][1]) if rows else None
+
+    def set_total(self, job_id: str, total: int) -> None:
+        self._write("UPDATE jobs SET total = ? WHERE id = ?", (total, job_id))
+
+    def add_file(self, job_id: str, outcome: dict[str, Any]) -> None:
+        self._write(
+            "INSERT INTO job_files(job_seq, ordinal, source, status, document_id, passages, code, reason)"
+            " SELECT seq, (SELECT COUNT(*) FROM job_files f WHERE f.job_seq = jobs.seq), ?, ?, ?, ?, ?, ?"
+            " FROM jobs WHERE id = ?",
+            (outcome["source"], outcome["status"], outcome.get("document_id"), int(outcome.get("passages") or 0),
+             outcome.get("code"), outcome.get("reason"), job_id),
+        )  # fmt: skip
+
+    def finish(
+        self, job_id: str, status: JobStatus, *, result: dict[str, Any] | None, error: str | None
+    ) -> None:
+        summary = {k: v for k, v in result.items() if k != "files"} if result is not None else None
+        self._write(
+            "UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ? WHERE id = ?",
+            (status, now(), json.dumps(summary) if summary is not None else None, error, job_id),
+        )

@@ -1,0 +1,71 @@
+"""Running the HTTP service: one process, or several sharing one listening socket.
+
+A search is mostly Python holding the GIL (~10 ms of ranking, snippets and JSON), so one process
+answers on one core however many threads it has. With several processes the kernel hands each
+connection to whichever is free. They can do this safely because reads never write (search.index):
+each process reads the store through its own connections, and its in-memory vector and lexical
+indexes catch up with the store's generation when another process writes. The processes share
+one queue of indexing jobs, kept in the index's database, and run one job at a time
+(api.job_store).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from nordsearch.ingest.settings import Settings
+
+# how `serve` hands its settings to the processes uvicorn spawns; not a NORDSEARCH_* setting
+SPEC_ENV = "_NORDSEARCH_SERVE_SPEC"
+MAX_AUTO_PROCESSES = 4
+
+
+def process_count(settings: Settings) -> int:
+    """settings.serve_processes, or one per core (at most MAX_AUTO_PROCESSES) when it is 0."""
+    return settings.serve_processes or max(1, min(MAX_AUTO_PROCESSES, os.cpu_count() or 1))
+
+
+def run_server(index_dir: Path, settings: Settings, *, host: str, port: int) -> None:
+    import uvicorn
+
+    from nordsearch.api.http import create_app
+
+    processes = process_count(settings)
+    if processes == 1:
+        uvicorn.run(create_app(index_dir, settings=settings), host=host, port=port, log_level="info")
+        return
+    _prepare(index_dir, settings)
+    os.environ[SPEC_ENV] = json.dumps(
+        {"index_dir": str(index_dir), "settings": settings.model_dump(mode="json")}
+    )
+    uvicorn.run(
+        "nordsearch.api.serve:app_from_spec", factory=True, host=host, port=port, workers=processes,
+        log_level="info",
+    )  # fmt: skip
+
+
+def _prepare(index_dir: Path, settings: Settings) -> None:
+    """What the processes would otherwise race to do on a fresh machine: build the default model,
+    create the index."""
+    from nordsearch.api.service import open_index
+
+    if settings.uses_default_model:
+        from nordsearch.models import ensure_model
+
+        ensure_model(settings.default_model_dir)
+    open_index(index_dir, settings, with_model=False, create=True).close()
+
+
+def app_from_spec() -> FastAPI:
+    """The app of one of several server processes, with the settings `serve` built."""
+    from nordsearch.api.http import create_app
+    from nordsearch.ingest.settings import Settings
+
+    spec = json.loads(os.environ[SPEC_ENV])
+    return create_app(Path(spec["index_dir"]), settings=Settings(**spec["settings"]))

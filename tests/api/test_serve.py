@@ -1,0 +1,127 @@
+"""api.serve with a real server of several processes on loopback: they share one port, see each
+other's writes and jobs, and the jobs outlive a killed server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import kill_server, start_server, stop_server
+from tests.conftest import copy_index
+
+pytestmark = pytest.mark.slow
+
+KEY = "serve-test-key"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+
+def _env(root: Path | None = None) -> dict[str, str]:
+    env = {"NORDSEARCH_SERVE_PROCESSES": "2", "NORDSEARCH_API_KEYS": KEY, "NORDSEARCH_WORKERS": "1"}
+    if root is not None:
+        env["NORDSEARCH_INDEX_ROOTS"] = str(root)
+    return env
+
+
+def _answering_processes(base: str, tries: int = 60) -> set[int]:
+    """The processes that answered ``tries`` requests, each on a new connection."""
+    seen: set[int] = set()
+    for _ in range(tries):
+        seen.add(httpx.get(f"{base}/health", timeout=30).json()["process"])
+        if len(seen) > 1:
+            break
+    return seen
+
+
+def test_processes_share_the_port_and_see_each_others_writes(corpus_index: Path, tmp_path: Path):
+    index = tmp_path / "index"
+    copy_index(corpus_index, index)
+    proc, base = start_server(index, _env())
+    try:
+        assert len(_answering_processes(base)) == 2
+        doc = tmp_path / "lulea.md"
+        doc.write_text(
+            "# Snöröjning i Luleå\n\nLuleå kommun plogar cykelbanorna före bilvägarna varje morgon, och "
+            "gångtunnlarna värms så att ingen halkar på vägen till skolan. Antalet vintercyklister har "
+            "fördubblats på fem år sedan kommunen började prioritera cykelstråken.\n",
+            encoding="utf-8",
+        )
+        with doc.open("rb") as f:
+            r = httpx.post(f"{base}/documents", files={"files": f}, headers={"X-API-Key": KEY}, timeout=300)
+        assert r.status_code == 201, r.text
+        job_id, doc_id = r.json()["id"], r.json()["result"]["files"][0]["document_id"]
+        answered: set[int] = set()
+        for _ in range(20):  # new connections: both processes answer some of them
+            with httpx.Client(base_url=base, timeout=60) as c:
+                answered.add(c.get("/health").json()["process"])
+                hits = c.get("/search", params={"q": "Luleå plogar cykelbanorna", "k": 3}).json()["results"]
+                assert doc_id in {h["document_id"] for h in hits}
+                job = c.get(f"/jobs/{job_id}", headers={"X-API-Key": KEY})
+                assert job.status_code == 200 and job.json()["status"] == "done"
+        assert len(answered) == 2, "one process answered every request: the test proved nothing"
+    finally:
+        stop_server(proc)
+
+
+def _slow_folder(root: Path, count: int) -> Path:
+    """``count`` documents of corpus/ text, each made unique, in a folder under ``root``."""
+    folder = root / "batch"
+    folder.mkdir(parents=True)
+    sources = sorted(CORPUS.glob("*.md"))
+    for i in range(count):
+        src = sources[i % len(sources)]
+        text = src.read_text(encoding="utf-8") + f"\n\nVersion {i} av dokumentet.\n"
+        (folder / f"{i:02d}_{src.name}").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _wait_for(client: httpx.Client, job_id: str, done: Callable[[dict], bool], timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if done(job):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not get there: {job}")
+
+
+def test_jobs_survive_a_killed_server(corpus_index: Path, tmp_path: Path):
+    index = tmp_path / "index"
+    copy_index(corpus_index, index)
+    root = tmp_path / "root"
+    folder = _slow_folder(root, 16)
+    proc, base = start_server(index, _env(root))
+    try:
+        with httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": KEY}) as c:
+            first = c.post("/jobs", json={"paths": [str(folder)]}).json()["id"]
+            one_file = str(sorted(folder.iterdir())[0])
+            second_id = c.post("/jobs", json={"paths": [one_file]}).json()["id"]
+            seen = _wait_for(c, first, lambda j: j["status"] == "running" and j["progress"]["done"] >= 1)
+            assert seen["progress"]["done"] < 16, "the job finished before the kill: the test proved nothing"
+            assert c.get(f"/jobs/{second_id}").json()["status"] == "queued"
+    finally:
+        kill_server(proc)
+
+    proc, base = start_server(index, _env(root))
+    try:
+        with httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": KEY}) as c:
+            job = c.get(f"/jobs/{first}").json()
+            assert job["status"] == "interrupted" and "submit it again" in job["error"]
+            assert (
+                job["progress"]["done"] >= seen["progress"]["done"]
+            )  # the outcomes recorded before the kill
+            # the queued job runs after the restart
+            assert _wait_for(c, second_id, lambda j: j["status"] in ("done", "failed"))["status"] == "done"
+            # submitting the interrupted job again finishes it: what it had indexed is unchanged
+            again = c.post("/jobs", json={"paths": [str(folder)]}).json()["id"]
+            result = _wait_for(c, again, lambda j: j["status"] in ("done", "failed"))
+            assert result["status"] == "done" and result["progress"]["failed"] == 0
+            assert result["progress"]["indexed"] + result["progress"]["unchanged"] == 16
+            assert result["progress"]["unchanged"] >= 1
+            listed = [j["id"] for j in c.get("/jobs").json()["jobs"]]
+            assert listed[:3] == [again, second_id, first]
+    finally:
+        stop_server(proc)
