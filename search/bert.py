@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,7 +90,12 @@ class BertEncoder:
         self.pad_id = int(config.get("pad_token_id") or 0)
         self.layout = layout
         weights = _mapped_safetensors(layout.directory / "model.safetensors")
-        self.arrays = {k.removeprefix("bert."): v for k, v in weights.items()}  # numpy views of the map
+        # The vocabulary's embeddings (~380 MB, of which a text touches a few rows) stay views of
+        # the file's map; the rest (~85 MB) is copied into ordinary memory, where matrix products
+        # run ~10x faster than on the mapped pages (measured: 12 products 150 ms -> 16 ms).
+        self.arrays = {
+            k.removeprefix("bert."): v if "word_embeddings" in k else v.copy() for k, v in weights.items()
+        }
         self._torch: dict[str, torch.Tensor] | None = None
         self.tokenizer = Tokenizer.from_file(str(layout.directory / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -121,22 +125,19 @@ class BertEncoder:
                 self._torch = {k: torch.from_numpy(v) for k, v in self.arrays.items()}
         return self._torch
 
-    def forward_numpy(self, input_ids: Sequence[int]) -> np.ndarray:
-        """Last hidden states (tokens x hidden, float32) of one unpadded sequence: the same
-        computation as ``forward``, in numpy."""
+    def forward_numpy(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Last hidden states (batch x tokens x hidden, float32) of padded token ids with their
+        0/1 mask: the same computation as ``forward``, in numpy."""
         import numpy as np
 
         w, h = self.arrays, self.hidden
-        ids = np.asarray(input_ids, dtype=np.int64)
-        x = (
-            w["embeddings.word_embeddings.weight"][ids]
-            + w["embeddings.position_embeddings.weight"][: len(ids)]
-        )
-        x = _layer_norm(
-            x + w["embeddings.token_type_embeddings.weight"][0], w, "embeddings.LayerNorm", self.eps
-        )
+        n, width = input_ids.shape
+        x = w["embeddings.word_embeddings.weight"][input_ids] + w["embeddings.position_embeddings.weight"][:width]
+        x = _layer_norm(x + w["embeddings.token_type_embeddings.weight"][0], w, "embeddings.LayerNorm", self.eps)
         heads, size = self.heads, h // self.heads
         scale = np.float32(1.0 / math.sqrt(size))
+        # additive mask over keys: padding never attends (exp(-inf - max) is exactly 0)
+        bias = np.where(mask[:, None, None, :] > 0, np.float32(0), np.float32(-np.inf))
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
@@ -144,16 +145,14 @@ class BertEncoder:
                 return t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
 
             q, k, v = (
-                lin(x, "attention.self." + n).reshape(-1, heads, size).transpose(1, 0, 2)
-                for n in ("query", "key", "value")
+                lin(x, "attention.self." + name).reshape(n, width, heads, size).transpose(0, 2, 1, 3)
+                for name in ("query", "key", "value")
             )
-            scores = (q @ k.transpose(0, 2, 1)) * scale
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             ctx = (scores / scores.sum(axis=-1, keepdims=True)) @ v
-            ctx = ctx.transpose(1, 0, 2).reshape(-1, h)
-            x = _layer_norm(
-                lin(ctx, "attention.output.dense") + x, w, p + "attention.output.LayerNorm", self.eps
-            )
+            ctx = ctx.transpose(0, 2, 1, 3).reshape(n, width, h)
+            x = _layer_norm(lin(ctx, "attention.output.dense") + x, w, p + "attention.output.LayerNorm", self.eps)
             ff = _gelu(lin(x, "intermediate.dense"))
             x = _layer_norm(lin(ff, "output.dense") + x, w, p + "output.LayerNorm", self.eps)
         return x

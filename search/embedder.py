@@ -143,7 +143,7 @@ class SentenceTransformerEmbedder:
 
         st = self._load()
         if kind == "query" and isinstance(st, BertEncoder):
-            return _numpy_queries(st, [self._prompt(st, kind) + t for t in texts])
+            return _numpy_queries(st, [self._prompt(st, kind) + t for t in texts], self.batch_size)
         if self._direct:
             return self._forward(st, texts, kind, None)[0]
         import torch
@@ -219,14 +219,24 @@ class SentenceTransformerEmbedder:
         return self._forward(st, texts, "passage", spans)
 
 
-def _numpy_queries(encoder: BertEncoder, texts: list[str]) -> np.ndarray:
-    """Query vectors from the numpy forward pass, one text at a time (no padding): a query needs
-    no torch import (search.bert)."""
+def _numpy_queries(encoder: BertEncoder, texts: list[str], batch_size: int) -> np.ndarray:
+    """Query vectors from the numpy forward pass (no torch import: search.bert), in
+    length-sorted batches so that a batch pads little; one query is one unpadded sequence."""
     import numpy as np
 
+    ids = [e.ids for e in encoder.encode(texts)]
+    order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
     out = np.zeros((len(texts), encoder.hidden), dtype=np.float32)
-    for i, encoding in enumerate(encoder.encode(texts)):
-        out[i] = encoder.forward_numpy(encoding.ids).mean(axis=0)
+    for b in range(0, len(order), batch_size):
+        batch = order[b : b + batch_size]
+        width = len(ids[batch[0]])
+        input_ids = np.full((len(batch), width), encoder.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.float32)
+        for row, i in enumerate(batch):
+            input_ids[row, : len(ids[i])] = ids[i]
+            mask[row, : len(ids[i])] = 1
+        hidden = encoder.forward_numpy(input_ids, mask)
+        out[batch] = (hidden * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
     return normalize_rows(out)
 
 
