@@ -129,6 +129,10 @@ class LockedIndex:
     def file_state(self, source: str) -> FileState | None:
         return self.holder.get().file_state(source)  # a read: no lock
 
+    def prepare(self) -> None:
+        with self.holder.lock:
+            self.holder.get().prepare()
+
     def touch_file(self, source: str, mtime: float | None, size: int | None) -> None:
         with self.holder.lock:
             self.holder.get().touch_file(source, mtime, size)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,10 +45,18 @@ def run_server(index_dir: Path, settings: Settings, *, host: str, port: int) -> 
     os.environ[SPEC_ENV] = json.dumps(
         {"index_dir": str(index_dir), "settings": settings.model_dump(mode="json")}
     )
-    uvicorn.run(
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         "nordsearch.api.serve:app_from_spec", factory=True, host=host, port=port, workers=processes,
         log_level="info",
     )  # fmt: skip
+    sock = config.bind_socket()
+    # Accepted connections inherit this. asyncio sets it only on sockets it knows to be TCP, and the
+    # listening socket a spawned process receives does not say so: without it, every keep-alive
+    # request waited ~40 ms for the client's delayed ACK (Nagle), measured 15 -> 56 ms a search.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def _prepare(index_dir: Path, settings: Settings) -> None:

@@ -288,6 +288,10 @@ class ThemeTagger:
 
     # ---- semantic evidence ------------------------------------------------------------------------
 
+    def warm(self) -> None:
+        """Embed the theme definitions now (once), rather than at the first passage scored."""
+        self._definition_anchors()
+
     def _definition_anchors(self) -> np.ndarray | None:
         if self._embed_definitions is None:
             return None

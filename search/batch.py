@@ -226,7 +226,7 @@ def index_paths(
             progress.advance(outcome)
 
     try:
-        for item, result in _extract_all(todo, workers, ingest):
+        for item, result in _extract_all(todo, workers, ingest, index.prepare):
             outcome = _store(index, item, result)
             report.outcomes.append(outcome)
             progress.advance(outcome)
@@ -257,8 +257,11 @@ def _check(index: SearchIndex, path: Path, force: bool) -> tuple[FileOutcome | N
     return None, _Todo(path, known, stat.st_mtime, stat.st_size)
 
 
-def _extract_all(todo: list[_Todo], workers: int, ingest: Extract) -> Iterator[tuple[_Todo, Extracted]]:
-    """Yield (item, result) as extractions finish, keeping at most a few files in flight."""
+def _extract_all(
+    todo: list[_Todo], workers: int, ingest: Extract, prepare: Callable[[], None]
+) -> Iterator[tuple[_Todo, Extracted]]:
+    """Yield (item, result) as extractions finish, keeping at most a few files in flight; with
+    worker processes, ``prepare`` (the writer's one-time work) runs while they extract."""
     if not todo:
         return
     # default: processes for one core fewer than the machine has, leaving the encoder's threads a
@@ -281,6 +284,7 @@ def _extract_all(todo: list[_Todo], workers: int, ingest: Extract) -> Iterator[t
             pending[pool.submit(ingest, source_key(item.path), item.known)] = item
             if len(pending) >= 2 * n:
                 break
+        prepare()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:

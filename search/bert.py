@@ -132,8 +132,13 @@ class BertEncoder:
 
         w, h = self.arrays, self.hidden
         n, width = input_ids.shape
-        x = w["embeddings.word_embeddings.weight"][input_ids] + w["embeddings.position_embeddings.weight"][:width]
-        x = _layer_norm(x + w["embeddings.token_type_embeddings.weight"][0], w, "embeddings.LayerNorm", self.eps)
+        x = (
+            w["embeddings.word_embeddings.weight"][input_ids]
+            + w["embeddings.position_embeddings.weight"][:width]
+        )
+        x = _layer_norm(
+            x + w["embeddings.token_type_embeddings.weight"][0], w, "embeddings.LayerNorm", self.eps
+        )
         heads, size = self.heads, h // self.heads
         scale = np.float32(1.0 / math.sqrt(size))
         # additive mask over keys: padding never attends (exp(-inf - max) is exactly 0)
@@ -152,7 +157,9 @@ class BertEncoder:
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             ctx = (scores / scores.sum(axis=-1, keepdims=True)) @ v
             ctx = ctx.transpose(0, 2, 1, 3).reshape(n, width, h)
-            x = _layer_norm(lin(ctx, "attention.output.dense") + x, w, p + "attention.output.LayerNorm", self.eps)
+            x = _layer_norm(
+                lin(ctx, "attention.output.dense") + x, w, p + "attention.output.LayerNorm", self.eps
+            )
             ff = _gelu(lin(x, "intermediate.dense"))
             x = _layer_norm(lin(ff, "output.dense") + x, w, p + "output.LayerNorm", self.eps)
         return x

@@ -187,6 +187,10 @@ class SearchIndex:
     def touch_file(self, source: str, mtime: float | None, size: int | None) -> None:
         self.indexer.touch_file(source, mtime, size)
 
+    def prepare(self) -> None:
+        """Get ready to write (see Indexer.prepare)."""
+        self.indexer.prepare()
+
     def add(self, ingested: IngestedFile, *, mtime: float | None = None) -> Document:
         """Embed, tag and store one ingested file (see Indexer.add). Takes the writer lock, held
         until save() or close()."""

@@ -132,6 +132,14 @@ class Indexer:
         self._begin()
         self.store.touch_file(source, mtime, size)
 
+    def prepare(self) -> None:
+        """Take the writer lock and do now what a first write does once: load the model, embed the
+        theme definitions, compute the language offsets. index_paths calls it while worker
+        processes extract the first files, so that this work does not wait for them."""
+        self._begin()
+        self.tagger().warm()
+        self.space.language_offsets()
+
     def _begin(self) -> None:
         self.lock.acquire()
         embedder = self.space.embedder

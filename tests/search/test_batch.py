@@ -281,3 +281,20 @@ def test_parallel_extraction_with_two_workers(index_dir: Path, corpus: dict[str,
         languages = {Path(d.source).name[:2]: d.language for d in index.documents(limit=100)}
     assert sources == {source_key(p) for p in corpus.values()}
     assert languages == {"fi": "fi", "sv": "sv", "nb": "nb", "da": "da", "en": "en"}
+
+
+def test_the_writer_prepares_while_workers_extract(
+    index_dir: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_prepare, real_add = SearchIndex.prepare, SearchIndex.add
+    monkeypatch.setattr(SearchIndex, "prepare", lambda self: events.append("prepare") or real_prepare(self))
+    monkeypatch.setattr(
+        SearchIndex, "add", lambda self, f, **kw: events.append("add") or real_add(self, f, **kw)
+    )
+    folder = corpus["en_partnership.txt"].parent
+    assert _run(index_dir, [folder], FakeEmbedder(), workers=2).count("indexed") == len(TEXTS)
+    # the one-time work ran once, before any extracted file was taken in (the workers had them all)
+    assert events == ["prepare"] + ["add"] * len(TEXTS)
+    with SearchIndex.open(index_dir, FakeEmbedder()) as index:
+        assert index.language_offsets() is not None  # what prepare computed was stored by the writer
