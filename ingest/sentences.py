@@ -261,15 +261,38 @@ def sentence_spans(text: str, language: str) -> list[tuple[int, int]]:
     return _split_hidden_ends(text, _merge(text, _spans_from_doc(get_nlp(language)(text))))
 
 
+MAX_PIECE_CHARS = 100_000  # spaCy refuses texts over 1M characters; a block this long has no structure left
+
+
 def sentence_spans_many(
     texts: Iterable[str], language: str, batch_size: int = 256
 ) -> list[list[tuple[int, int]]]:
-    """sentence_spans for many texts at once (nlp.pipe is much faster than one call per text)."""
+    """sentence_spans for many texts at once (nlp.pipe is much faster than one call per text).
+    A text longer than MAX_PIECE_CHARS (a file with no paragraph breaks) is segmented in pieces
+    cut at whitespace, so it is split like any other text instead of failing."""
     texts = list(texts)
+    pieces = [(i, offset, piece) for i, text in enumerate(texts) for offset, piece in _pieces(text)]
     nlp = get_nlp(language)
-    out: list[list[tuple[int, int]]] = []
-    for text, doc in zip(texts, nlp.pipe(texts, batch_size=batch_size), strict=True):
-        out.append(_split_hidden_ends(text, _merge(text, _spans_from_doc(doc))) if text.strip() else [])
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    docs = nlp.pipe((piece for _, _, piece in pieces), batch_size=batch_size)
+    for (i, offset, piece), doc in zip(pieces, docs, strict=True):
+        if piece.strip():
+            spans = _split_hidden_ends(piece, _merge(piece, _spans_from_doc(doc)))
+            out[i].extend((offset + s, offset + e) for s, e in spans)
+    return out
+
+
+def _pieces(text: str, limit: int = MAX_PIECE_CHARS) -> list[tuple[int, str]]:
+    """``text`` as (offset, piece) pieces of at most ``limit`` characters, cut after whitespace
+    (or hard at the limit when there is none)."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > limit:
+        cut = text.rfind(" ", start + limit // 2, start + limit)
+        end = cut + 1 if cut >= 0 else start + limit
+        out.append((start, text[start:end]))
+        start = end
+    out.append((start, text[start:]))
     return out
 
 
