@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -168,17 +168,10 @@ class SentenceTransformerEmbedder:
         # bf16 pays on batches of passages; one short query runs faster in fp32 (bench_search)
         bf16 = self.precision == "bf16" and (len(texts) > 1 or kind == "passage")
         ids, offsets, run, pad, hidden_size = _tokenized(st, [prompt + t for t in texts], spans is not None)
-        order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))  # longest first, like encode
         out = np.zeros((len(texts), hidden_size), dtype=np.float32)
         sentences: list[np.ndarray] = [np.zeros((0, out.shape[1]), np.float32)] * len(texts)
-        for b in range(0, len(order), self.batch_size):
-            batch = order[b : b + self.batch_size]
-            width = len(ids[batch[0]])
-            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                mask[row, : len(ids[i])] = 1
+        for batch, padded, padded_mask in _padded_batches(ids, self.batch_size, pad):
+            input_ids, mask = torch.from_numpy(padded), torch.from_numpy(padded_mask)
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 hidden = run(input_ids, mask).float()
             m = mask.unsqueeze(-1).float()
@@ -219,22 +212,34 @@ class SentenceTransformerEmbedder:
         return self._forward(st, texts, "passage", spans)
 
 
+def _padded_batches(
+    ids: list[list[int]], batch_size: int, pad: int
+) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """(text indices, padded token ids, 0/1 mask), both int64, in batches of texts sorted longest
+    first (like sentence-transformers' encode), so that a batch pads little."""
+    import numpy as np
+
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    for b in range(0, len(order), batch_size):
+        batch = order[b : b + batch_size]
+        width = len(ids[batch[0]])
+        input_ids = np.full((len(batch), width), pad, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, i in enumerate(batch):
+            input_ids[row, : len(ids[i])] = ids[i]
+            mask[row, : len(ids[i])] = 1
+        yield batch, input_ids, mask
+
+
 def _numpy_queries(encoder: BertEncoder, texts: list[str], batch_size: int) -> np.ndarray:
     """Query vectors from the numpy forward pass (no torch import: search.bert), in
     length-sorted batches so that a batch pads little; one query is one unpadded sequence."""
     import numpy as np
 
     ids = [e.ids for e in encoder.encode(texts)]
-    order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
     out = np.zeros((len(texts), encoder.hidden), dtype=np.float32)
-    for b in range(0, len(order), batch_size):
-        batch = order[b : b + batch_size]
-        width = len(ids[batch[0]])
-        input_ids = np.full((len(batch), width), encoder.pad_id, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.float32)
-        for row, i in enumerate(batch):
-            input_ids[row, : len(ids[i])] = ids[i]
-            mask[row, : len(ids[i])] = 1
+    for batch, input_ids, int_mask in _padded_batches(ids, batch_size, encoder.pad_id):
+        mask = int_mask.astype(np.float32)
         hidden = encoder.forward_numpy(input_ids, mask)
         out[batch] = (hidden * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
     return normalize_rows(out)
