@@ -20,6 +20,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,25 +95,28 @@ class JobStore:
             self._local.conn = conn
         return conn
 
-    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (IMMEDIATE: no deadlock upgrading a read)."""
         c = self._connection()
         c.execute("BEGIN IMMEDIATE")
         try:
-            cur = c.execute(sql, params)
+            yield c
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
-        return cur
+
+    def _write(self, sql: str, params: tuple = ()) -> None:
+        with self._transaction() as c:
+            c.execute(sql, params)
 
     # -- submitting and reading ----------------------------------------------------------------
 
     def add(
         self, job_id: str, kind: JobKind, paths: list[str], *, force: bool, names: dict[str, str]
     ) -> None:
-        c = self._connection()
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as c:
             c.execute(
                 "INSERT INTO jobs(id, kind, status, force, paths, names, created_at) VALUES (?,?,?,?,?,?,?)",
                 (job_id, kind, "queued", int(force), json.dumps(paths), json.dumps(names), now()),
@@ -121,10 +126,6 @@ class JobStore:
                 " (SELECT seq FROM jobs ORDER BY seq DESC LIMIT ?)",
                 (self.keep,),
             )
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         rows = self._connection().execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchall()
@@ -194,9 +195,7 @@ class JobStore:
     def claim(self) -> dict[str, Any] | None:
         """Holding the runner's lock: mark jobs left running by a dead process interrupted, then
         take the oldest queued job (now running), or None."""
-        c = self._connection()
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as c:
             c.execute(_INTERRUPT, (now(),))
             rows = c.execute(
                 f"SELECT {_COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1"
@@ -205,10 +204,6 @@ class JobStore:
                 c.execute(
                     "UPDATE jobs SET status = 'running', started_at = ? WHERE seq = ?", (now(), rows[0][0])
                 )
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         return self.get(rows[0][1]) if rows else None
 
     def set_total(self, job_id: str, total: int) -> None:
