@@ -94,3 +94,14 @@ def test_real_aarhus_minutes_nav_removed(shared_corpus: Path) -> None:
     assert "Udviklingsplan for Pier 3" in doc.text
     assert "Kopier link" not in doc.text  # modal dialog boilerplate
     assert "Beslutninger" in [h.text for h in doc.headings]
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_page_is_read_as_text(tmp_path: Path, depth: int) -> None:
+    # a hostile page: recursion past Python's limit (1k) and quadratic block checks (100k) before
+    path = tmp_path / "deep.html"
+    inner = "<div>" * depth + "Sisällä syvällä on tekstiä." + "</div>" * depth
+    path.write_text(f"<html><body><h1>Syvä</h1><p>Alku tässä.</p>{inner}<p>Loppu.</p></body></html>")
+    doc = extract(path)
+    assert doc.text.split("\n\n") == ["Syvä", "Alku tässä.", "Sisällä syvällä on tekstiä.", "Loppu."]
+    assert [h.text for h in doc.headings] == ["Syvä"]
