@@ -55,20 +55,20 @@ class SourceBytes:
 
 def read_source(path: Path | str, settings: Settings) -> SourceBytes:
     """Read a supported file within the size limit; raises IngestError (unsupported_format before
-    reading a byte, too_large before reading it whole, corrupt_file when it cannot be read)."""
+    reading a byte, too_large before reading it whole, unreadable when it cannot be read)."""
     path = Path(path)
     source = str(path)
     get_extractor(path)
     try:
         size = path.stat().st_size
-    except OSError as exc:
-        raise IngestError(source, "corrupt_file", f"cannot read file: {exc}") from exc
+    except OSError as exc:  # gone since it was listed, or no permission
+        raise IngestError(source, "unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
     if size > settings.max_file_bytes:
         raise IngestError(source, "too_large", f"file is {size} bytes, limit is {settings.max_file_bytes}")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise IngestError(source, "corrupt_file", f"cannot read file: {exc}") from exc
+        raise IngestError(source, "unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
     return SourceBytes(data, content_hash(data))
 
 
@@ -129,4 +129,22 @@ def ingest_file(
     return IngestedFile(document=document, passages=passages, warnings=warnings)
 
 
-__all__ = ["SourceBytes", "choose_title", "ingest_file", "read_source"]
+def warm_up() -> None:
+    """Load what every file needs (the extractors' libraries, the language detector, the sentence
+    splitters), so a fresh worker process measures its limits from a steady state."""
+    import importlib
+
+    from nordsearch.ingest.extract import supported_suffixes
+    from nordsearch.ingest.language import get_detector
+    from nordsearch.ingest.records import LANGUAGES
+    from nordsearch.ingest.sentences import get_nlp
+
+    for module in ("bs4", "lxml.etree", "pypdf", "docx", "yaml"):
+        importlib.import_module(module)
+    supported_suffixes()
+    get_detector()
+    for language in LANGUAGES:
+        get_nlp(language)
+
+
+__all__ = ["SourceBytes", "choose_title", "ingest_file", "read_source", "warm_up"]

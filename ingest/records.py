@@ -155,6 +155,14 @@ class IngestError(Exception):
         self.code = code  # e.g. "unsupported_format", "no_text_layer", "corrupt_file", "empty", "too_large"
         self.reason = reason
 
+    @classmethod
+    def unreadable(cls, source: str, kind: str, exc: BaseException) -> IngestError:
+        """A file its library could not read. Running out of memory (a worker's limit, a zip bomb)
+        says the file is too large, not damaged."""
+        if isinstance(exc, MemoryError) or "allocate" in str(exc):  # zlib: "Unable to allocate output buffer"
+            return cls(source, "too_large", f"reading the {kind} needs more memory than a file may use")
+        return cls(source, "corrupt_file", f"cannot read {kind}: {exc}")
+
     def __reduce__(self):
         # Errors travel back from extraction worker processes as values: keep them picklable.
         return (type(self), (self.source, self.code, self.reason))

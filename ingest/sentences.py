@@ -250,7 +250,8 @@ def trimmed_span(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _spans_from_doc(doc: Any) -> list[tuple[int, int]]:
-    spans = (trimmed_span(doc.text, sent.start_char, sent.end_char) for sent in doc.sents)
+    text = doc.text  # spaCy joins every token again on each access: once, not once per sentence
+    spans = (trimmed_span(text, sent.start_char, sent.end_char) for sent in doc.sents)
     return [span for span in spans if span]
 
 

@@ -49,7 +49,11 @@ class Settings(BaseSettings):
 
     # Ingestion limits and parallelism.
     max_file_bytes: int = 200 * 1024 * 1024
-    workers: int = 0  # extraction processes; 0 = cores - 1, at least 1 (1 = in the indexing process)
+    workers: int = Field(default=0, ge=0)  # extraction processes; 0 = cores - 1, at least 1
+    # One file's extraction may take this long and add this much memory to its worker process;
+    # past either, that worker is killed and replaced and only that file fails (ingest/extract_pool.py).
+    extract_timeout: float = Field(default=300.0, gt=0)
+    extract_memory_mb: int = Field(default=2048, ge=0)  # 0 = no limit
     ocr: bool = True  # use Tesseract for scanned PDFs when it is installed
 
     # HTTP service.

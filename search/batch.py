@@ -11,11 +11,11 @@ the next run carries on where this one stopped.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -120,8 +120,11 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
     errors: list[FileOutcome] = []
     for path in paths:
         if path.is_dir():
-            for sub in _walk(path, []):
-                found.setdefault(str(sub.resolve()), sub)
+            for sub in _walk(path, [], set()):
+                if isinstance(sub, FileOutcome):
+                    errors.append(sub)
+                else:
+                    found.setdefault(str(sub.resolve()), sub)
         elif path.is_file():
             if path.suffix.lower() in supported_suffixes():
                 found.setdefault(str(path.resolve()), path)
@@ -135,27 +138,51 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
                     )
                 )
         else:
-            errors.append(FileOutcome(str(path), "failed", code="not_found", reason="no such file or folder"))
+            errors.append(_missing(path))
     return list(found.values()), errors
 
 
-def _walk(folder: Path, rules: list[tuple[Path, str]]) -> Iterator[Path]:
-    """Documents under ``folder``, honouring the ignore rules of it and of the folders above it."""
+def _missing(path: Path) -> FileOutcome:
+    """A path that names no file or folder: a broken or looping link says so."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+            reason = "a symbolic link to something that is neither a file nor a folder"
+        except RuntimeError:  # Python 3.11 raises this for a loop
+            reason = "a symbolic link loop"
+        except OSError as exc:
+            reason = "a symbolic link loop" if exc.errno == errno.ELOOP else "a broken symbolic link"
+        return FileOutcome(str(path), "failed", code="unreadable", reason=reason)
+    return FileOutcome(str(path), "failed", code="not_found", reason="no such file or folder")
+
+
+def _walk(folder: Path, rules: list[tuple[Path, str]], seen: set[Path]) -> Iterator[Path | FileOutcome]:
+    """Documents under ``folder``, honouring the ignore rules of it and of the folders above it;
+    a folder reached again through a link is walked once."""
+    real = folder.resolve()
+    if real in seen:
+        return
+    seen.add(real)
     ignore = folder / IGNORE_FILE
     if ignore.is_file():
         lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
         rules = rules + [(folder, ln.strip()) for ln in lines if ln.strip() and not ln.startswith("#")]
     try:
         entries = sorted(folder.iterdir())
-    except OSError:
+    except OSError as exc:
+        yield FileOutcome(str(folder), "failed", code="unreadable", reason=str(exc.strerror or exc))
         return
     for entry in entries:
         if entry.name.startswith(".") or _ignored(entry, rules):
             continue
         if entry.is_dir():
-            yield from _walk(entry, rules)
-        elif entry.is_file() and entry.suffix.lower() in supported_suffixes():
+            yield from _walk(entry, rules, seen)
+        elif entry.suffix.lower() not in supported_suffixes():
+            continue
+        elif entry.is_file():
             yield entry
+        else:  # a supported name that is not a readable file: a broken link, a loop, a device
+            yield _missing(entry)
 
 
 def _ignored(entry: Path, rules: list[tuple[Path, str]]) -> bool:
@@ -189,6 +216,8 @@ def _ingest_worker(path_str: str, known: str | None, settings: Settings) -> Extr
         return ingest_file(Path(path_str), settings, source)
     except IngestError as exc:
         return exc
+    except MemoryError:  # under the worker's memory limit (ingest/extract_pool.py)
+        return IngestError(path_str, "too_large", "extracting it needs more memory than a file may use")
     except Exception as exc:  # a bug or a library failure on a strange file must not end the batch
         return IngestError(path_str, "extraction_failed", f"{type(exc).__name__}: {exc}")
 
@@ -226,7 +255,10 @@ def index_paths(
             progress.advance(outcome)
 
     try:
-        for item, result in _extract_all(todo, workers, ingest, index.prepare):
+        # the writer's one-time work, ahead, only when some file is new: a known file whose stat
+        # changed is most often touched, not changed, and then nothing is written at all
+        prepare = index.prepare if any(item.known is None for item in todo) else None
+        for item, result in _extract_all(todo, settings, workers, ingest, prepare):
             outcome = _store(index, item, result)
             report.outcomes.append(outcome)
             progress.advance(outcome)
@@ -258,45 +290,23 @@ def _check(index: SearchIndex, path: Path, force: bool) -> tuple[FileOutcome | N
 
 
 def _extract_all(
-    todo: list[_Todo], workers: int, ingest: Extract, prepare: Callable[[], None]
+    todo: list[_Todo], settings: Settings, workers: int, ingest: Extract, prepare: Callable[[], None] | None
 ) -> Iterator[tuple[_Todo, Extracted]]:
-    """Yield (item, result) as extractions finish, keeping at most a few files in flight; with
-    worker processes, ``prepare`` (the writer's one-time work) runs while they extract."""
+    """Yield (item, result) as extractions finish, in worker processes under the settings' time and
+    memory limits, a few files ahead; ``prepare`` (the writer's one-time work) runs meanwhile."""
     if not todo:
         return
+    from nordsearch.ingest.extract_pool import ExtractionPool, Limits
+
     # default: processes for one core fewer than the machine has, leaving the encoder's threads a
     # core of their own. Extraction is far faster than encoding (~60 PDF pages/s), so one process
     # keeps up; two of them on 2 cores slowed the whole run by taking cores from the encoder.
-    # workers=1 extracts in this process (no overlap with encoding; tests use it).
+    # Never in this process, even for one file: a hostile file must hit the limits, not the indexer.
     n = workers or max(1, (os.cpu_count() or 1) - 1)
-    if workers == 1 or len(todo) == 1:
-        for item in todo:
-            yield item, ingest(source_key(item.path), item.known)
-        return
-    import multiprocessing
-
-    # forkserver: the parent may already hold torch threads, and fork() after that can deadlock.
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        pending: dict[Future, _Todo] = {}
-        queue = iter(todo)
-        for item in queue:
-            pending[pool.submit(ingest, source_key(item.path), item.known)] = item
-            if len(pending) >= 2 * n:
-                break
-        prepare()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                item = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as exc:  # a worker that died (e.g. out of memory on one file)
-                    result = IngestError(str(item.path), "extraction_failed", f"{type(exc).__name__}: {exc}")
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(ingest, source_key(nxt.path), nxt.known)] = nxt
-                yield item, result
+    pool: ExtractionPool[_Todo] = ExtractionPool(
+        ingest, min(n, len(todo)), Limits(settings.extract_timeout, settings.extract_memory_mb)
+    )
+    yield from pool.run(((item, source_key(item.path), item.known) for item in todo), started=prepare)
 
 
 def _store(index: SearchIndex, item: _Todo, result: Extracted) -> FileOutcome:

@@ -80,7 +80,7 @@ def extract_docx(path: Path, data: bytes | None = None) -> ExtractedDocument:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # zipfile.BadZipFile, KeyError, lxml errors...
-        raise IngestError(source, "corrupt_file", f"cannot read DOCX: {exc}") from exc
+        raise IngestError.unreadable(source, "DOCX", exc) from exc
 
     builder = TextBuilder()
     title_from_style: str | None = None

@@ -321,7 +321,7 @@ def extract_html(path: Path, data: bytes | None = None) -> ExtractedDocument:
     try:
         soup = BeautifulSoup(_decode(data), "lxml")
     except Exception as exc:
-        raise IngestError(source, "corrupt_file", f"cannot parse HTML: {exc}") from exc
+        raise IngestError.unreadable(source, "HTML", exc) from exc
     _flatten_deep(soup)
     title = _title(soup)
     metadata = _meta(soup)

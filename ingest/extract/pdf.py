@@ -187,7 +187,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> ExtractedDocument:
     except IngestError:
         raise
     except Exception as exc:  # pypdf raises many types for damaged files
-        raise IngestError(source, "corrupt_file", f"cannot read PDF: {exc}") from exc
+        raise IngestError.unreadable(source, "PDF", exc) from exc
     if not page_objects:
         raise IngestError(source, "corrupt_file", "the PDF has no pages")
 

@@ -54,7 +54,8 @@ def remove_running_lines(pages: list[list[str]]) -> tuple[list[list[str]], int]:
     A line is removed only if (a) it sits among the first/last EDGE_LINES non-empty lines of
     its page and (b) its digit-masked key occurs at that edge on >= 2 pages and on at least
     RUNNING_SHARE of the pages, or it is a page number that agrees with the page sequence.
-    So a line whose key occurs once in the document is never removed.
+    So a line whose key occurs once in the document is never removed, and a page keeps its
+    repeated lines when they are all it holds (cleaning never empties a page that had text).
     Returns the cleaned pages and the number of lines removed.
     """
     n = len(pages)
@@ -83,17 +84,22 @@ def remove_running_lines(pages: list[list[str]]) -> tuple[list[list[str]], int]:
     cleaned: list[list[str]] = []
     removed = 0
     for index, (lines, (top, bottom)) in enumerate(zip(pages, edges, strict=True)):
-        drop: set[int] = set()
+        running: set[int] = set()
         for i in top:
             if top_counts[line_key(lines[i])] >= needed and _has_letters(lines[i]):
-                drop.add(i)
+                running.add(i)
         for i in bottom:
             if bottom_counts[line_key(lines[i])] >= needed and _has_letters(lines[i]):
-                drop.add(i)
+                running.add(i)
+        numbers: set[int] = set()
         for i in (*top[:2], *bottom[-2:]):
             number = _page_number_of(lines[i])
             if number is not None and number - index in good_offsets:
-                drop.add(i)
+                numbers.add(i)
+        # A running header runs above a body: where it is all the page holds (the same sentence on
+        # every page, a slide deck's titles), it is the body, and is kept.
+        body_left = any(i not in running and i not in numbers and lines[i].strip() for i in range(len(lines)))
+        drop = running | numbers if body_left else numbers
         removed += len(drop)
         cleaned.append([line for i, line in enumerate(lines) if i not in drop])
     return cleaned, removed

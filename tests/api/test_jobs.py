@@ -61,6 +61,9 @@ class FakeIndex:
     def touch_file(self, source, mtime, size):
         raise AssertionError("no file is indexed, so none can be unchanged")
 
+    def prepare(self):
+        pass
+
     def add(self, ingested, mtime=None):
         self.lock_held_during_add.append(not other_thread_can_lock(self.holder.lock))
         if self.holder.embedder is not None:

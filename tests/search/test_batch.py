@@ -4,6 +4,7 @@ exit codes and parallel extraction."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -83,23 +84,47 @@ def test_rerun_on_unchanged_folder_does_no_embedding(index_dir: Path, corpus: di
     assert report.exit_code == 0
 
 
-def test_each_file_is_read_and_hashed_at_most_once(
-    index_dir: Path, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from nordsearch.ingest import pipeline
+def _counting_ingest(path: str, known: str | None, log: Path) -> object:
+    """The real extraction, logging each whole-file read ("read NAME") and each extraction
+    ("extract NAME") to ``log``: it runs in a worker process, where the test cannot look."""
+    from unittest import mock
 
+    from nordsearch.ingest import pipeline
+    from nordsearch.search.batch import _ingest_worker
+
+    real_read, real_extract = Path.read_bytes, pipeline.extract
+
+    def note(what: str, name: str) -> None:
+        with log.open("a") as out:
+            out.write(f"{what} {name}\n")
+
+    def read(self: Path) -> bytes:
+        note("read", self.name)
+        return real_read(self)
+
+    def extract(p: Path, **kw: object) -> object:
+        note("extract", p.name)
+        return real_extract(p, **kw)
+
+    with mock.patch.object(Path, "read_bytes", read), mock.patch.object(pipeline, "extract", extract):
+        return _ingest_worker(path, known, Settings())
+
+
+def test_each_file_is_read_and_hashed_at_most_once(
+    index_dir: Path, corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    log = tmp_path / "reads.log"
     hashed: list[str] = []  # whole-file reads: every hash of a file is a read of it
     extracted: list[str] = []
-    real_read, real_extract = Path.read_bytes, pipeline.extract
-    monkeypatch.setattr(Path, "read_bytes", lambda self: hashed.append(self.name) or real_read(self))
-    monkeypatch.setattr(
-        pipeline, "extract", lambda path, **kw: extracted.append(path.name) or real_extract(path, **kw)
-    )
 
     def run(**kwargs) -> BatchReport:
-        hashed.clear()
-        extracted.clear()
-        return _run(index_dir, [folder], FakeEmbedder(), **kwargs)
+        log.write_text("")
+        ingest = functools.partial(_counting_ingest, log=log)
+        report = _run(index_dir, [folder], FakeEmbedder(), ingest=ingest, **kwargs)
+        lines = [line.split(" ", 1) for line in log.read_text().splitlines()]
+        hashed[:] = [name for what, name in lines if what == "read"]
+        extracted[:] = [name for what, name in lines if what == "extract"]
+        return report
 
     folder = corpus["fi_hulevesi.txt"].parent
     for path in corpus.values():  # written a minute ago: not in the clock tick of the record
@@ -127,7 +152,11 @@ def test_a_file_rewritten_in_the_same_clock_tick_is_read_again(
     folder = corpus["fi_hulevesi.txt"].parent
     _run(index_dir, [folder], FakeEmbedder())
     path = corpus["en_partnership.txt"]
+    os.utime(path)  # written just now, and its stat recorded at once: in the same clock tick
     stat = path.stat()
+    with SearchIndex.open(index_dir, FakeEmbedder()) as index:
+        index.touch_file(source_key(path), stat.st_mtime, stat.st_size)
+        index.save()
     path.write_text(TEXTS["en_partnership.txt"].replace("state", "State"), encoding="utf-8")  # same size
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a coarse clock: the same mtime
     report = _run(index_dir, [folder], FakeEmbedder())
