@@ -8,6 +8,7 @@ concurrently with each other and with a writer, each statement seeing the last c
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,12 +28,17 @@ class StoreDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        # An index on a read-only filesystem (a mounted snapshot, a shared drive) can still be
+        # searched: SQLite opens it immutable, since WAL readers otherwise need to write -shm.
+        self.read_only = self.path.exists() and not os.access(self.path.parent, os.W_OK)
         self.conn = self._connect()  # the write connection
         self.lock = threading.RLock()  # the write connection: one transaction at a time
         self._tx_owner: int | None = None  # thread inside transaction(): reads its own writes
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not lock: a long write must not delay a new reader
+        if self.read_only:
+            return
         self.conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed document survives power loss, not just a process crash; indexing
         # time is dominated by embedding, so the extra fsync per document is noise.
@@ -41,7 +47,12 @@ class StoreDatabase:
     # -- connections and transactions -----------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        target, uri = (
+            (f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", True)
+            if self.read_only
+            else (self.path, False)
+        )
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=30.0, uri=uri)
         conn.create_function("casefold", 1, _casefold, deterministic=True)  # used by search.filters
         conn.execute("PRAGMA foreign_keys=ON")
         return conn

@@ -84,3 +84,29 @@ def test_a_full_disk_stops_with_a_clear_error_and_keeps_the_index(
     again = _index(CORPUS, index_dir, e5_model_dir)
     assert again.returncode == 0, again.stderr
     assert _assert_consistent(index_dir) > after
+
+
+def test_a_read_only_index_still_searches_and_indexing_says_why_not(
+    small_disk: Path, tmp_path: Path, e5_model_dir: Path
+) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "sv_vintercykling.txt").write_bytes((CORPUS / "sv_vintercykling.txt").read_bytes())
+    index_dir = small_disk / "index"
+    assert _index(first, index_dir, e5_model_dir).returncode == 0
+    files = {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()}
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+
+    run = _index(CORPUS, index_dir, e5_model_dir)
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("nordsearch: error: ") and "read-only" in lines[-1].lower(), run.stderr
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(e5_model_dir)}
+    search = subprocess.run(
+        [*nordsearch_cli(), "search", "vintercykling", "--index", str(index_dir), "-k", "3", "--json"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert search.returncode == 0, search.stderr
+    assert "sv_vintercykling" in search.stdout
+    assert {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()} == files
