@@ -348,6 +348,15 @@ class JobManager:
             self._wake.wait(self.poll)
             self._wake.clear()
 
+    def _roots(self, job: Job) -> list[Path]:
+        """Where a job's files must still lie when they are read: uploads in the index's uploads
+        folder, server-side paths inside NORDSEARCH_INDEX_ROOTS."""
+        from nordsearch.api.roots import parse_roots
+
+        if job.kind == "upload":
+            return [Path(self.holder.index_dir) / "uploads"]
+        return parse_roots(self.settings.index_roots)
+
     def _run(self, job: Job) -> None:
         from nordsearch.search.batch import index_paths
 
@@ -361,6 +370,7 @@ class JobManager:
                 force=job.force,
                 progress=JobProgress(self.store, job.id),
                 ingest=self.ingest,
+                roots=self._roots(job),
             )
             self.store.finish(job.id, "done", result=report.to_dict(), error=None)
         except Exception as exc:  # the job fails with a reason; the service carries on

@@ -319,6 +319,7 @@ async def _save_uploads(
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / name
             temp.replace(target)
+            _drop_twins(folder, keep=target)
             sidecar = target.with_name(target.name + ".json")
             if meta:
                 sidecar.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -332,6 +333,16 @@ async def _save_uploads(
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
     return saved, names, total
+
+
+def _drop_twins(folder: Path, keep: Path) -> None:
+    """The same bytes uploaded under another name: the index keeps one document for them (its id is
+    the content hash), now with the new name, so the older copy would be an orphan."""
+    sidecar = keep.with_name(keep.name + ".json")
+    for path in folder.iterdir():
+        if path not in (keep, sidecar) and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def _forget_upload(source: Path, uploads_dir: Path) -> None:

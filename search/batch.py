@@ -203,13 +203,32 @@ def source_key(path: Path) -> str:
     return str(path.resolve())
 
 
-def _ingest_worker(path_str: str, known: str | None, settings: Settings) -> Extracted:
+def _outside(path: Path, roots: tuple[str, ...]) -> IngestError | None:
+    """The error for a file that (now) resolves outside ``roots``, e.g. through a link made after
+    the request was checked; None when it is inside."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None  # reading it will say what is wrong
+    if any(real.is_relative_to(root) for root in roots):
+        return None
+    return IngestError(
+        str(path), "outside_roots", "the file resolves outside the folders the server may index from"
+    )
+
+
+def _ingest_worker(
+    path_str: str, known: str | None, settings: Settings, roots: tuple[str, ...] | None = None
+) -> Extracted:
     # Runs in a worker process: errors travel back as values, never as a dead pool. The settings
     # travel with every file (pickled), so a worker never falls back to its own environment's.
     # The file is read and hashed once: that hash both answers "changed?" and is the document id.
+    # With ``roots`` (the server's), the file is checked against them again just before it is read.
     from nordsearch.ingest.pipeline import ingest_file, read_source
 
     try:
+        if roots is not None and (error := _outside(Path(path_str), roots)) is not None:
+            return error
         source = read_source(Path(path_str), settings)
         if source.digest == known:
             return SameContent(source.digest)
@@ -232,11 +251,15 @@ def index_paths(
     force: bool = False,
     progress: Progress | None = None,
     ingest: Extract | None = None,
+    roots: list[Path] | None = None,
 ) -> BatchReport:
     """Index files and folders into ``index``, extracting them with ``settings`` (``ingest``
-    replaces the extraction, for tests); see the module docstring for the guarantees."""
+    replaces the extraction, for tests); see the module docstring for the guarantees. With
+    ``roots``, a file that resolves outside them when it is listed or read fails (the server's
+    NORDSEARCH_INDEX_ROOTS: a link made during a job cannot lead out)."""
+    allowed = None if roots is None else tuple(str(r.resolve()) for r in roots)
     if ingest is None:
-        ingest = functools.partial(_ingest_worker, settings=settings)
+        ingest = functools.partial(_ingest_worker, settings=settings, roots=allowed)
     started = time.monotonic()
     progress = progress or Progress()
     files, outcomes = discover(list(paths))
@@ -247,7 +270,10 @@ def index_paths(
 
     todo: list[_Todo] = []
     for path in files:
-        outcome, item = _check(index, path, force)
+        if allowed is not None and (error := _outside(path, allowed)) is not None:
+            outcome, item = FileOutcome(str(path), "failed", code=error.code, reason=error.reason), None
+        else:
+            outcome, item = _check(index, path, force)
         if item is not None:
             todo.append(item)
         if outcome is not None:

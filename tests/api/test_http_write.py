@@ -118,6 +118,19 @@ def test_small_upload_is_indexed_before_the_answer(api: httpx.Client):
     assert again["progress"]["unchanged"] == 1
 
 
+def test_the_same_bytes_under_a_new_name_leave_no_orphan_file(api: httpx.Client, write_server):
+    text = SV.format(city="Umeå")
+    first = api.post("/documents", files=[md("umeå.md", text)], headers=W).json()
+    renamed = api.post("/documents", files=[md("umeå vinter 2024.md", text)], headers=W).json()
+    doc_id = first["result"]["files"][0]["document_id"]
+    assert renamed["result"]["files"][0]["document_id"] == doc_id  # one document: same bytes
+    doc = api.get(f"/documents/{doc_id}", headers=R).json()
+    assert Path(doc["source"]).name == "umeå vinter 2024.md"
+    folder = Path(doc["source"]).parent
+    assert folder.is_relative_to(write_server.index / "uploads")
+    assert sorted(p.name for p in folder.iterdir()) == ["umeå vinter 2024.md"]  # the old copy is gone
+
+
 def test_upload_limits_and_types_name_the_problem(api: httpx.Client):
     problem(
         api.post(

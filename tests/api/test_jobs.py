@@ -124,9 +124,11 @@ def fake_ingest(source: str, known: str | None = None):
 
 
 def files(tmp_path: Path, *names: str) -> list[Path]:
+    """Files where the server keeps uploads (index/uploads), which lies inside ROOTS too."""
     out = []
     for name in names:
-        p = tmp_path / name
+        p = tmp_path / "index" / "uploads" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("x")
         out.append(p)
     return out
@@ -134,12 +136,12 @@ def files(tmp_path: Path, *names: str) -> list[Path]:
 
 def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
     holder = FakeHolder(tmp_path / "index")
-    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1, index_roots=str(tmp_path)), ingest=fake_ingest)
     try:
         job = manager.submit(
             "upload",
             files(tmp_path, "a.md", "broken.md", "b.md"),
-            names={str((tmp_path / "a.md").resolve()): "A.md"},
+            names={str((tmp_path / "index" / "uploads" / "a.md").resolve()): "A.md"},
         )
         job = manager.wait(job.id, 30)
         assert job.finished
@@ -167,7 +169,7 @@ def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
 
 def test_jobs_run_one_at_a_time_in_order(tmp_path: Path):
     holder = FakeHolder(tmp_path / "index")
-    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1, index_roots=str(tmp_path)), ingest=fake_ingest)
     try:
         first = manager.submit("paths", files(tmp_path, "a1.md", "a2.md", "a3.md"))
         second = manager.submit("paths", files(tmp_path, "b1.md"))
@@ -186,7 +188,7 @@ def test_a_job_that_breaks_fails_with_a_reason(tmp_path: Path):
         raise RuntimeError("disk on fire")
 
     holder.index.add = boom
-    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1, index_roots=str(tmp_path)), ingest=fake_ingest)
     try:
         job = manager.wait(manager.submit("paths", files(tmp_path, "a.md")).id, 30)
         assert job.status == "failed" and "disk on fire" in job.error
@@ -199,7 +201,7 @@ def test_a_job_that_breaks_fails_with_a_reason(tmp_path: Path):
 
 def test_embedding_happens_before_the_lock_is_taken(tmp_path: Path):
     holder = FakeHolder(tmp_path / "index", prefetch=True)
-    manager = JobManager(holder, Settings(workers=1), ingest=fake_ingest)
+    manager = JobManager(holder, Settings(workers=1, index_roots=str(tmp_path)), ingest=fake_ingest)
     try:
         job = manager.wait(manager.submit("upload", files(tmp_path, "a.md", "b.md")).id, 30)
         assert job.status == "done"
@@ -249,8 +251,8 @@ def test_managers_of_two_processes_share_one_queue_and_run_one_job_at_a_time(tmp
         return holder
 
     a, b = timed(FakeHolder(tmp_path / "index")), timed(FakeHolder(tmp_path / "index"))
-    one = JobManager(a, Settings(workers=1), ingest=fake_ingest, poll=0.05)
-    two = JobManager(b, Settings(workers=1), ingest=fake_ingest, poll=0.05)
+    one = JobManager(a, Settings(workers=1, index_roots=str(tmp_path)), ingest=fake_ingest, poll=0.05)
+    two = JobManager(b, Settings(workers=1, index_roots=str(tmp_path)), ingest=fake_ingest, poll=0.05)
     try:
         jobs = [
             one.submit("paths", files(tmp_path, "a1.md", "a2.md")),

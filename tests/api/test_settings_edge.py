@@ -32,7 +32,11 @@ def _write(folder: Path, name: str, title: str) -> Path:
 @pytest.mark.parametrize("workers", [1, 2])  # 2: extraction in worker processes (pickled settings)
 def test_an_indexing_job_extracts_with_the_settings_given_to_create_app(tmp_path: Path, workers: int):
     settings = Settings(
-        passage_min_words=5, passage_max_words=20, passage_overlap_sentences=0, workers=workers
+        passage_min_words=5,
+        passage_max_words=20,
+        passage_overlap_sentences=0,
+        workers=workers,
+        index_roots=str(tmp_path),  # a server-side job reads only inside the roots
     )
     assert get_settings().passage_max_words > 150  # the global settings would make one passage a file
     folder = tmp_path / "docs"

@@ -182,3 +182,35 @@ def test_a_file_that_vanishes_or_changes_while_it_is_read(tmp_path: Path) -> Non
         assert changed.status == "indexed"
         (doc,) = [d for d in index.documents(limit=100) if d.source.endswith("change.txt")]
         assert "Muutettu" in " ".join(p.text for p in index.passages(doc.document_id))
+
+
+def _swapping_ingest(path: str, known: str | None, roots: tuple[str, ...], secret: str) -> object:
+    """The real extraction, after replacing a file named swap* by a link to ``secret`` (outside the
+    roots): what another user could do between the server's check and the read."""
+    from nordsearch.search.batch import _ingest_worker
+
+    if Path(path).name.startswith("swap"):
+        Path(path).unlink()
+        Path(path).symlink_to(secret)
+    return _ingest_worker(path, known, Settings(), roots=roots)
+
+
+def test_files_outside_the_roots_fail_when_listed_or_read(tmp_path: Path) -> None:
+    import functools
+
+    folder = tmp_path / "root"
+    _write_corpus(folder)
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SENTENCE + " Salainen.", encoding="utf-8")
+    (folder / "link.txt").symlink_to(secret)  # there before the batch: refused when listed
+    (folder / "swap.txt").write_text(SENTENCE, encoding="utf-8")  # swapped for a link before the read
+    roots = [folder]
+    ingest = functools.partial(_swapping_ingest, roots=(str(folder.resolve()),), secret=str(secret))
+    with SearchIndex.open(tmp_path / "index", FakeEmbedder()) as index:
+        report = index_paths(index, [folder], settings=Settings(), workers=1, roots=roots, ingest=ingest)
+        texts = " ".join(p.text for d in index.documents(limit=100) for p in index.passages(d.document_id))
+    outcomes = {Path(o.source).name: o for o in report.outcomes}
+    for name in ("link.txt", "swap.txt"):
+        assert (outcomes[name].status, outcomes[name].code) == ("failed", "outside_roots"), outcomes[name]
+    assert all(outcomes[name].status == "indexed" for name in TEXTS)
+    assert "Salainen" not in texts
