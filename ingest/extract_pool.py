@@ -126,7 +126,7 @@ class ExtractionPool(Generic[T]):
         self._n = max(1, processes)
         self._limits = limits
         self._workers: list[_Worker] = []
-        self._results: queue.Queue[tuple[int, Any]] = queue.Queue()
+        self._results: queue.Queue[tuple[int | None, Any]] = queue.Queue()
         self._wake_r, self._wake_w = os.pipe()
         self._stop = False
         self._lock = threading.Lock()
@@ -149,6 +149,8 @@ class ExtractionPool(Generic[T]):
                 started()
             for _ in range(len(items)):
                 number, result = self._results.get()
+                if number is None:
+                    raise RuntimeError("the extraction pool failed") from result
                 with self._lock:
                     self._taken += 1
                 os.write(self._wake_w, b"x")  # room for one more file ahead
@@ -175,6 +177,12 @@ class ExtractionPool(Generic[T]):
         return _Worker(process, parent)
 
     def _manage(self, todo: deque[tuple[int, str, str | None]]) -> None:
+        try:
+            self._loop(todo)
+        except BaseException as exc:  # a bug here must reach the caller, not leave it waiting
+            self._results.put((None, exc))
+
+    def _loop(self, todo: deque[tuple[int, str, str | None]]) -> None:
         from multiprocessing.connection import wait
 
         # started here, not by the caller: the first start waits for the fork server's preload
@@ -188,7 +196,11 @@ class ExtractionPool(Generic[T]):
                 busy = sum(w.task is not None for w in self._workers)
                 if worker.ready and worker.task is None and todo and ahead + busy < 2 * self._n:
                     number, path, known = todo.popleft()
-                    worker.conn.send((number, (path, known)))
+                    try:
+                        worker.conn.send((number, (path, known)))
+                    except OSError:  # it died just now: the file waits for the next worker
+                        todo.appendleft((number, path, known))
+                        continue
                     worker.task = (number, path)
                     worker.deadline = time.monotonic() + self._limits.seconds
             busy_deadlines = [w.deadline for w in self._workers if w.task is not None]
