@@ -227,14 +227,7 @@ class ExtractionPool(Generic[T]):
                 elif not worker.ready:  # died while warming up: no file would fare better
                     for number, path, _ in todo:
                         self._results.put(
-                            (
-                                number,
-                                IngestError(
-                                    path,
-                                    "extraction_failed",
-                                    f"the extraction process could not start ({failure})",
-                                ),
-                            )
+                            (number, _failed(path, f"could not start ({failure})", self._limits))
                         )
                     done += len(todo)
                     todo.clear()

@@ -220,8 +220,9 @@ def _outside(path: Path, roots: tuple[str, ...]) -> IngestError | None:
 def _ingest_worker(
     path_str: str, known: str | None, settings: Settings, roots: tuple[str, ...] | None = None
 ) -> Extracted:
-    # Runs in a worker process: errors travel back as values, never as a dead pool. The settings
-    # travel with every file (pickled), so a worker never falls back to its own environment's.
+    # Runs in an extraction pool's worker, which turns any other exception (a library failure on a
+    # strange file, running out of memory) into a per-file IngestError. The settings travel with
+    # every file (pickled), so a worker never falls back to its own environment's.
     # The file is read and hashed once: that hash both answers "changed?" and is the document id.
     # With ``roots`` (the server's), the file is checked against them again just before it is read.
     from nordsearch.ingest.pipeline import ingest_file, read_source
@@ -235,10 +236,6 @@ def _ingest_worker(
         return ingest_file(Path(path_str), settings, source)
     except IngestError as exc:
         return exc
-    except MemoryError:  # under the worker's memory limit (ingest/extract_pool.py)
-        return IngestError(path_str, "too_large", "extracting it needs more memory than a file may use")
-    except Exception as exc:  # a bug or a library failure on a strange file must not end the batch
-        return IngestError(path_str, "extraction_failed", f"{type(exc).__name__}: {exc}")
 
 
 def index_paths(
@@ -271,7 +268,7 @@ def index_paths(
     todo: list[_Todo] = []
     for path in files:
         if allowed is not None and (error := _outside(path, allowed)) is not None:
-            outcome, item = FileOutcome(str(path), "failed", code=error.code, reason=error.reason), None
+            outcome, item = _failure(path, error), None
         else:
             outcome, item = _check(index, path, force)
         if item is not None:
@@ -335,10 +332,14 @@ def _extract_all(
     yield from pool.run(((item, source_key(item.path), item.known) for item in todo), started=prepare)
 
 
+def _failure(path: Path, error: IngestError) -> FileOutcome:
+    return FileOutcome(str(path), "failed", code=error.code, reason=error.reason)
+
+
 def _store(index: SearchIndex, item: _Todo, result: Extracted) -> FileOutcome:
     path = item.path
     if isinstance(result, IngestError):
-        return FileOutcome(str(path), "failed", code=result.code, reason=result.reason)
+        return _failure(path, result)
     if isinstance(result, SameContent):
         index.touch_file(source_key(path), item.mtime, item.size)
         return FileOutcome(str(path), "unchanged", document_id=result.digest)
