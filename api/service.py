@@ -37,6 +37,19 @@ def open_index(
     )  # fmt: skip
 
 
+def warm_model_cache(settings: Settings) -> None:
+    """Embed the product's fixed texts (centring's parallel texts, the theme definitions) into the
+    model cache now, as a first write would (search.model_cache), so that no index pays it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="nordsearch-warm-") as tmp:
+        index = open_index(Path(tmp), settings)
+        try:
+            index.prepare()
+        finally:
+            index.close()
+
+
 def as_dict(obj: Any) -> Any:
     """A record (dataclass or pydantic model) as plain JSON-ready data."""
     if hasattr(obj, "model_dump"):

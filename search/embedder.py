@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from nordsearch.ingest.settings import Settings
+    from nordsearch.ingest.settings import Precision, Settings
     from nordsearch.search.bert import BertEncoder
 
 # E5-style models were trained with these literal prefixes; used when a model ships no prompts.
@@ -49,7 +49,6 @@ def normalize_rows(matrix: Any) -> np.ndarray:
     return np.ascontiguousarray(arr / norms, dtype=np.float32)
 
 
-Precision = Literal["auto", "fp32", "bf16"]
 Spans = Sequence[tuple[int, int]]
 
 

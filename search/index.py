@@ -80,8 +80,9 @@ class SearchIndex:
         self._given_embedder = embedder
         self._settings = settings
         self.space = VectorSpace(
-            path, store, self._load_embedder, hnsw_threshold=hnsw_threshold, centering=centering
-        )
+            path, store, self._load_embedder, hnsw_threshold=hnsw_threshold, centering=centering,
+            model_cache=settings.cache_dir / "vectors" if settings is not None else None,
+        )  # fmt: skip
         self._theme_thresholds = theme_thresholds
         self.indexer = Indexer(path, store, self.space, lock_timeout=lock_timeout, tagger=self._make_tagger)
 
@@ -170,7 +171,7 @@ class SearchIndex:
 
         tuned = self._theme_thresholds
         return ThemeTagger(
-            load_taxonomy(), embed_definitions=self.space.embedder.embed_passages,
+            load_taxonomy(), embed_definitions=lambda texts: self.space.fixed_texts.embed("passage", texts),
             thresholds=load_thresholds(tuned if tuned is not None and tuned.exists() else None),
         )  # fmt: skip
 

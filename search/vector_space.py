@@ -28,6 +28,7 @@ from nordsearch.search.dense_layout import HUB_COLUMNS, TIE_MARGIN, faiss_rows, 
 from nordsearch.search.embedder import QueryCache, embed_with_sentences
 from nordsearch.search.errors import IndexMismatchError
 from nordsearch.search.locking import ReadWriteLock
+from nordsearch.search.model_cache import ModelCache
 from nordsearch.search.vectors import COMPACT_FRACTION, VECTORS_FILE, VectorIndex, check_manifest
 
 if TYPE_CHECKING:
@@ -43,9 +44,11 @@ EMBED_CHUNK = 256  # passages embedded per call: bounds memory on very long docu
 class VectorSpace:
     def __init__(
         self, path: Path, store: Store, embedder: Callable[[], Embedder], *, hnsw_threshold: int,
-        centering: bool = True,
+        centering: bool = True, model_cache: Path | None = None,
     ) -> None:  # fmt: skip
         self.path = path
+        # the model's vectors of the product's fixed texts (centring, theme definitions), kept on disk
+        self.fixed_texts = ModelCache(model_cache, lambda: self.embedder)
         self.store = store
         self._load_embedder = embedder
         self._embedder: Embedder | None = None
@@ -126,8 +129,10 @@ class VectorSpace:
                     return offsets
             except (ValueError, KeyError, TypeError):
                 pass  # unreadable: recompute below
-        embedder = self.embedder
-        self._offsets = LanguageOffsets.compute(embedder.embed_passages, embedder.embed_queries)
+        fixed = self.fixed_texts
+        self._offsets = LanguageOffsets.compute(
+            lambda texts: fixed.embed("passage", texts), lambda texts: fixed.embed("query", texts)
+        )
         return self._offsets
 
     def store_offsets(self) -> None:
