@@ -370,13 +370,15 @@ def serve(
 ) -> None:
     """Run the HTTP service (OpenAPI docs at /docs, the web page at /), in
     $NORDSEARCH_SERVE_PROCESSES processes (default: one per core, at most 4)."""
-    from nordsearch.api.serve import run_server
+    from nordsearch.api.serve import exposure_warning, run_server
     from nordsearch.api.service import resolve_index_dir
 
     settings = cli_settings()
-    run_server(
-        resolve_index_dir(index, settings), settings, host=host or settings.host, port=port or settings.port
-    )
+    host = host or settings.host
+    warning = exposure_warning(host, settings)
+    if warning:
+        typer.secho(f"nordsearch: {warning}", err=True, fg="red", bold=True)
+    run_server(resolve_index_dir(index, settings), settings, host=host, port=port or settings.port)
 
 
 def main() -> None:

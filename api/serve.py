@@ -32,6 +32,26 @@ def process_count(settings: Settings) -> int:
     return settings.serve_processes or max(1, min(MAX_AUTO_PROCESSES, os.cpu_count() or 1))
 
 
+def exposure_warning(host: str, settings: Settings) -> str | None:
+    """A warning when the service would answer beyond this machine with no API keys: then anyone
+    who reaches the address may read and change the index."""
+    import ipaddress
+
+    if settings.api_keys.strip() or settings.read_keys.strip():
+        return None
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        local = False
+    if local:
+        return None
+    return (
+        f"WARNING: listening on {host} with no API keys: anyone who can reach this address can search, "
+        "upload and delete documents. Set NORDSEARCH_API_KEYS (write) and NORDSEARCH_READ_KEYS (read), "
+        "or listen on 127.0.0.1."
+    )
+
+
 def run_server(index_dir: Path, settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 

@@ -125,3 +125,36 @@ def test_jobs_survive_a_killed_server(corpus_index: Path, tmp_path: Path):
             assert listed[:3] == [again, second_id, first]
     finally:
         stop_server(proc)
+
+
+def test_exposure_warning_only_beyond_loopback_without_keys():
+    from nordsearch.api.serve import exposure_warning
+    from nordsearch.ingest.settings import Settings
+
+    open_ = Settings(api_keys="", read_keys="")
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        assert exposure_warning(host, open_) is None
+    for host in ("0.0.0.0", "::", "192.168.1.20", "intranet.example"):
+        warning = exposure_warning(host, open_)
+        assert warning is not None and host in warning and "NORDSEARCH_API_KEYS" in warning
+    assert exposure_warning("0.0.0.0", Settings(api_keys="k", read_keys="")) is None
+    assert exposure_warning("0.0.0.0", Settings(api_keys="", read_keys="r")) is None
+
+
+def test_serve_on_all_interfaces_without_keys_warns_loudly_at_start(tmp_path: Path):
+    import os
+    import subprocess
+
+    from tests.api.conftest import free_port
+    from tests.conftest import nordsearch_cli
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NORDSEARCH_API_KEYS", "NORDSEARCH_READ_KEYS")}
+    cmd = [*nordsearch_cli(), "serve", "--index", str(tmp_path / "index"), "--host", "0.0.0.0", "--port"]
+    proc = subprocess.Popen(
+        [*cmd, str(free_port())], env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        first = proc.stderr.readline()
+    finally:
+        kill_server(proc)
+    assert first.startswith("nordsearch: WARNING: listening on 0.0.0.0 with no API keys"), first
