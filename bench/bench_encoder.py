@@ -440,7 +440,7 @@ def end_to_end(files: list[Path], workers: int, st: Any, peak: dict[str, Any]) -
         "tokens": sum(tokens),
         "truncated": truncated,
         "workers_arg": workers,
-        "workers_effective": workers or os.cpu_count() or 1,
+        "workers_effective": workers or max(1, (os.cpu_count() or 1) - 1),  # as search.batch._extract_all
         "precision": getattr(embedder, "precision", "?"),
         "batch_size": getattr(embedder, "batch_size", None),
         "pre_ingest_seconds": pre_ingest_s,

@@ -277,6 +277,10 @@ def index_paths(
             report.outcomes.append(outcome)
             progress.advance(outcome)
 
+    # Smallest files first: the encoder waits for the first extraction only (afterwards extraction
+    # runs ahead of it), so a small first file starts it sooner (bench_encoder: 3.6 s of a 32 s run
+    # were spent waiting for a 150-page PDF).
+    todo.sort(key=lambda item: item.size or 0)
     try:
         # the writer's one-time work, ahead, only when some file is new: a known file whose stat
         # changed is most often touched, not changed, and then nothing is written at all

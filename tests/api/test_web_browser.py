@@ -136,3 +136,71 @@ def test_keyed_server_asks_for_the_key_once(browser, write_server):
         )
     finally:
         context.close()
+
+
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def test_hostile_document_text_is_shown_as_text_never_run(
+    browser, tmp_path: Path, server_factory, e5_model_dir
+):
+    """A document whose title and url (sidecar), metadata and passages carry markup: every page
+    shows it as literal text and runs none of it."""
+    import json
+    import subprocess
+
+    from tests.conftest import nordsearch_cli
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    body = (
+        "Kommunen planerar nya cykelbanor längs Zyxelån och förtätar kring stationen, så att fler kan gå, "
+        "cykla och åka kollektivt i vardagen. "
+    ) * 6
+    # plain text: its markup is text (a Markdown or HTML extractor would drop the tags as markup)
+    (folder / "plan.txt").write_text(
+        f"Cykelplan {HOSTILE}\n\nÅtgärder {HOSTILE}\n\n{body} I Qwertyby {HOSTILE} byggs en ny cykelbro "
+        f"över Zyxelån {HOSTILE} till stationen.\n\n{body}\n",
+        encoding="utf-8",
+    )
+    (folder / "plan.txt.json").write_text(
+        json.dumps(
+            {"title": f"Cykelplan Zyxelån {HOSTILE}", "city": HOSTILE, "publisher": HOSTILE, "url": HOSTILE}
+        ),
+        encoding="utf-8",
+    )
+    index = tmp_path / "index"
+    subprocess.run([*nordsearch_cli(), "index", str(folder), "--index", str(index), "--quiet"], check=True)
+    start, stop = server_factory
+    proc, base = start(index)
+    context = browser.new_context(locale="sv-SE", base_url=base)
+    try:
+        p = context.new_page()
+        p.set_default_timeout(120_000)
+        dialogs: list[str] = []
+        p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        def nothing_ran(where: str) -> None:
+            assert p.evaluate("window.__pwned") is None, where
+            assert p.locator("main script, main img").count() == 0, where
+
+        p.goto("/?q=Qwertyby cykelbro")
+        p.wait_for_selector("ol.results li.doc")
+        assert HOSTILE in p.text_content("ol.results li.doc h2 a")
+        assert "<script>" in " ".join(p.locator("ol.results .snippet").all_text_contents())
+        nothing_ran("results")
+        doc_id = p.get_attribute("ol.results li.doc", "data-document-id")
+        p.goto(f"/view/{doc_id}")
+        p.wait_for_selector("article.document section.passage")
+        assert HOSTILE in p.text_content("article.document h1")
+        assert HOSTILE in p.text_content("p.source")  # the sidecar's url, as text
+        assert HOSTILE in " ".join(p.locator("section.passage").all_text_contents())
+        nothing_ran("document view")
+        p.goto(f"/similar/{doc_id}")
+        p.wait_for_selector("h1")
+        assert HOSTILE in p.text_content("h1")
+        nothing_ran("similar cases")
+        assert dialogs == []
+    finally:
+        context.close()
+        stop(proc)
