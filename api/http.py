@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nordsearch.api import schemas
 from nordsearch.api.auth import KeyRing, require_read, require_read_web
 from nordsearch.api.request import SearchParams, SearchQueryParams, split_csv, to_search_request
+from nordsearch.api.search_threads import in_search_thread
 from nordsearch.api.service import document_json, document_or_404, documents_json, open_index, search_json
 from nordsearch.ingest.records import FORMATS
 from nordsearch.ingest.settings import Settings
@@ -178,8 +179,8 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         response_model=schemas.SearchResult,
         responses=schemas.problems(401, 403, 422, 503),
     )
-    def search(params: Annotated[SearchQueryParams, Query()]) -> dict[str, Any]:
-        return run_search(params)
+    async def search(params: Annotated[SearchQueryParams, Query()]) -> dict[str, Any]:
+        return await in_search_thread(app, run_search, params)
 
     @app.post(
         "/search",
@@ -189,8 +190,8 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         responses=schemas.problems(401, 403, 422, 503),
         summary="Search with a JSON body (the parameters of GET /search)",
     )
-    def search_post(body: SearchParams) -> dict[str, Any]:
-        return run_search(body)
+    async def search_post(body: SearchParams) -> dict[str, Any]:
+        return await in_search_thread(app, run_search, body)
 
     @app.get(
         "/documents",

@@ -172,7 +172,12 @@ def web_router(holder) -> APIRouter:
         return HTMLResponse(_env().get_template(name).render(**ctx), status_code=status)
 
     @router.get("/", response_class=HTMLResponse)
-    def page(request: Request):
+    async def page(request: Request):
+        from nordsearch.api.search_threads import in_search_thread
+
+        return await in_search_thread(request.app, search_page, request)
+
+    def search_page(request: Request) -> HTMLResponse:
         from pydantic import ValidationError
 
         from nordsearch.api.request import SearchParams, to_search_request
