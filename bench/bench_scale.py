@@ -45,6 +45,7 @@ from bench_search import (  # noqa: E402
     summary,
     timed_get,
 )
+from load_mix import process_tree_rss_mb  # noqa: E402
 
 P95_TARGET_MS = {100_000: 50.0, 1_000_000: 150.0}
 RECALL_TARGET = 0.95
@@ -53,10 +54,8 @@ K = 10
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The server's resident memory: all its processes (it runs one per core)."""
+    return process_tree_rss_mb(pid)
 
 
 def dir_mb(path: Path) -> dict[str, float]:
