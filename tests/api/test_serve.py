@@ -158,3 +158,67 @@ def test_serve_on_all_interfaces_without_keys_warns_loudly_at_start(tmp_path: Pa
     finally:
         kill_server(proc)
     assert first.startswith("nordsearch: WARNING: listening on 0.0.0.0 with no API keys"), first
+
+
+def test_a_second_writer_process_waits_for_a_server_job_or_says_why_and_corrupts_nothing(
+    corpus_index: Path, tmp_path: Path
+):
+    """`nordsearch index` run against the index while the server's job writes to it: the CLI
+    waits for the writer lock (or, past its wait, fails with one clear line); either way both
+    writers' documents are whole and the store, FAISS and BM25 agree."""
+    import os
+    import subprocess
+    from datetime import datetime
+
+    from tests.api.test_cli_crash import _assert_consistent
+    from tests.conftest import nordsearch_cli
+
+    index = tmp_path / "index"
+    copy_index(corpus_index, index)
+    folder = tmp_path / "cli-docs"
+    folder.mkdir()
+    for n in range(2):
+        (folder / f"brimnes-{n}.md").write_text(
+            f"# Brimnesvik {n}\n\n" + "Brimnesvik bygger bostäder nära pendeltåget och nya cykelstråk. " * 20,
+            encoding="utf-8",
+        )
+    proc, base = start_server(index, env_extra=_env())
+    try:
+        with httpx.Client(base_url=base, timeout=120, headers={"X-API-Key": KEY}) as api:
+            before = api.get("/stats").json()["documents"]
+            body = " ".join(
+                f"Kvarter {i} i Ystadvik får regnbäddar, gröna tak och genomsläppliga ytor mot skyfall."
+                for i in range(150)
+            )
+            files = [
+                ("files", (f"plan-{n}.md", f"# Dagvattenplan {n}\n\n{body}\n".encode(), "text/markdown"))
+                for n in range(8)
+            ]
+            job_id = api.post("/documents", files=files, params={"background": "true"}).json()["id"]
+            deadline = time.monotonic() + 120
+            while api.get(f"/jobs/{job_id}").json()["status"] != "running":
+                assert time.monotonic() < deadline, "the job never started"
+                time.sleep(0.1)
+            cli_started = datetime.now().astimezone()
+            cli = subprocess.run(
+                [*nordsearch_cli(), "index", str(folder), "--index", str(index), "--quiet"],
+                capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            )  # fmt: skip
+            deadline = time.monotonic() + 600
+            while (job := api.get(f"/jobs/{job_id}").json())["status"] not in ("done", "failed"):
+                assert time.monotonic() < deadline, "the job did not finish"
+                time.sleep(0.5)
+    finally:
+        stop_server(proc)
+    assert job["status"] == "done" and job["progress"]["indexed"] == 8, job
+    # the two writers overlapped: the CLI began while the job ran and found its lock taken
+    assert datetime.fromisoformat(job["finished_at"]) > cli_started
+    assert "Traceback" not in cli.stderr
+    print(f"second writer: exit {cli.returncode}, job finished {job['finished_at']}, CLI began {cli_started}")
+    if cli.returncode == 0:
+        added = 2
+    else:
+        assert cli.returncode == 1 and "another process is writing to the index" in cli.stderr, cli.stderr
+        assert len(cli.stderr.strip().splitlines()) == 1, cli.stderr
+        added = 0
+    assert _assert_consistent(index) == before + 8 + added
