@@ -21,9 +21,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Literal
+
+from nordsearch.search.store_database import connect, on_read_only_disk
 
 JobStatus = Literal["queued", "running", "done", "failed", "interrupted"]
 JobKind = Literal["upload", "paths"]
@@ -83,13 +85,26 @@ class JobStore:
         self.keep = keep  # finished jobs kept; older ones are deleted as new ones arrive
         self._local = threading.local()
         self._lock_path = self.database.parent / LOCK_FILE
-        with self._connection() as c:
-            c.executescript(_SCHEMA)
+        # An index on a read-only disk is searched, never indexed into: its jobs are read as they
+        # were left (none, when it never had any), and the service refuses writes (api.routes).
+        self.read_only = on_read_only_disk(self.database)
+        self._empty = self.read_only and not self._has_tables()
+        if not self.read_only:
+            with self._connection() as c:
+                c.executescript(_SCHEMA)
+
+    def _has_tables(self) -> bool:
+        with closing(connect(self.database, read_only=True)) as c:
+            return bool(c.execute("SELECT 1 FROM sqlite_master WHERE name = 'jobs'").fetchall())
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.database, timeout=30.0, isolation_level=None, check_same_thread=False)
+            if self._empty:  # no jobs tables on a disk we may not write: an empty, in-memory set
+                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                conn.executescript(_SCHEMA)
+            else:
+                conn = connect(self.database, read_only=self.read_only)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 30000")
             self._local.conn = conn

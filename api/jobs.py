@@ -276,6 +276,8 @@ class JobManager:
         """Start this process's runner; first report jobs a dead process left running, so they
         read as interrupted from the first request on."""
         if self._thread is None:
+            if self.store.read_only:  # nothing can be indexed into it: no runner
+                return
             fd = self.store.try_lock()
             if fd is not None:
                 try:

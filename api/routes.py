@@ -93,6 +93,15 @@ def _safe_name(name: str) -> str:
 def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]) -> APIRouter:
     read = [Depends(require_read)]
     write = [Depends(require_write)]
+
+    def writable() -> None:
+        if jobs.store.read_only:
+            raise HTTPException(
+                409,
+                f"the index at {holder.index_dir} is on a read-only disk: it can be searched, not changed",
+            )
+
+    change = [*write, Depends(writable)]  # what writes to the index: refused on a read-only disk
     router = APIRouter()
     uploads_dir = Path(holder.index_dir) / UPLOADS
 
@@ -130,7 +139,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     @router.delete(
         "/documents/{document_id}",
         tags=["documents"],
-        dependencies=write,
+        dependencies=change,
         response_model=schemas.Removed,
         responses=schemas.problems(401, 403, 404, 409, 503),
         summary="Remove a document (and its uploaded file, if it was uploaded)",
@@ -153,12 +162,12 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     @router.post(
         "/documents",
         tags=["documents"],
-        dependencies=write,
+        dependencies=change,
         status_code=201,
         response_model=schemas.JobOut,
         responses={
             202: {"model": schemas.JobOut, "description": "Accepted as a job: follow GET /jobs/{id}"},
-            **schemas.problems(400, 401, 403, 413, 415, 422, 503),
+            **schemas.problems(400, 401, 403, 409, 413, 415, 422, 503),
         },
         summary="Upload and index files (PDF, HTML, DOCX, TXT, Markdown)",
         description=(
@@ -224,10 +233,10 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
     @router.post(
         "/jobs",
         tags=["jobs"],
-        dependencies=write,
+        dependencies=change,
         status_code=202,
         response_model=schemas.JobOut,
-        responses=schemas.problems(400, 401, 403, 404, 413, 422, 503),
+        responses=schemas.problems(400, 401, 403, 404, 409, 413, 422, 503),
         summary="Index files and folders on the server (inside NORDSEARCH_INDEX_ROOTS) as a job",
     )
     def create_job(body: schemas.JobRequest) -> JSONResponse:

@@ -54,7 +54,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No API key",
         403: "Wrong or read-only API key, or path not allowed",
         404: "Not found",
-        409: "The index is locked by another writer",
+        409: "The index is locked by another writer, or on a read-only disk",
         413: "Upload too large",
         415: "Unsupported file type",
         422: "Invalid parameters",

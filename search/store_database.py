@@ -23,6 +23,21 @@ def _casefold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
+def on_read_only_disk(path: Path) -> bool:
+    """An existing database whose folder cannot be written (a read-only mount, a snapshot)."""
+    return path.exists() and not os.access(path.parent, os.W_OK)
+
+
+def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    """A connection for any thread; ``read_only`` opens the file immutable (nothing written, not even
+    the -shm a WAL reader otherwise needs)."""
+    if read_only:
+        target, uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1", True
+    else:
+        target, uri = str(path), False
+    return sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=30.0, uri=uri)
+
+
 class StoreDatabase:
     """One SQLite database file: the write connection, a read connection per thread, and meta."""
 
@@ -30,7 +45,7 @@ class StoreDatabase:
         self.path = Path(path)
         # An index on a read-only filesystem (a mounted snapshot, a shared drive) can still be
         # searched: SQLite opens it immutable, since WAL readers otherwise need to write -shm.
-        self.read_only = self.path.exists() and not os.access(self.path.parent, os.W_OK)
+        self.read_only = on_read_only_disk(self.path)
         self.conn = self._connect()  # the write connection
         self.lock = threading.RLock()  # the write connection: one transaction at a time
         self._tx_owner: int | None = None  # thread inside transaction(): reads its own writes
@@ -47,12 +62,7 @@ class StoreDatabase:
     # -- connections and transactions -----------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        target, uri = (
-            (f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", True)
-            if self.read_only
-            else (self.path, False)
-        )
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=30.0, uri=uri)
+        conn = connect(self.path, read_only=self.read_only)
         conn.create_function("casefold", 1, _casefold, deterministic=True)  # used by search.filters
         conn.execute("PRAGMA foreign_keys=ON")
         return conn

@@ -110,3 +110,36 @@ def test_a_read_only_index_still_searches_and_indexing_says_why_not(
     assert search.returncode == 0, search.stderr
     assert "sv_vintercykling" in search.stdout
     assert {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()} == files
+
+
+def test_the_server_on_a_read_only_index_searches_and_refuses_writes_by_name(
+    small_disk: Path, tmp_path: Path, e5_model_dir: Path, server_factory
+) -> None:
+    """`nordsearch serve` starts on an index on a read-only disk (its jobs tables may not even exist):
+    searches and listings answer, writes are a 409 naming the disk, and no file changes."""
+    import httpx
+
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "sv_vintercykling.txt").write_bytes((CORPUS / "sv_vintercykling.txt").read_bytes())
+    index_dir = small_disk / "index"
+    assert _index(first, index_dir, e5_model_dir).returncode == 0
+    files = {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()}
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+
+    start, stop = server_factory
+    proc, base = start(index_dir, env_extra={"NORDSEARCH_MODEL": str(e5_model_dir)})
+    try:
+        with httpx.Client(base_url=base, timeout=120) as api:
+            hits = api.get("/search", params={"q": "vintercykling", "k": 3}).json()["results"]
+            assert hits and "sv_vintercykling" in hits[0]["source"]
+            assert api.get("/documents").json()["total"] == 1
+            assert api.get("/jobs").json() == {"jobs": []}  # it never had any
+            upload = api.post("/documents", files=[("files", ("a.md", b"# A\n\nText.\n", "text/markdown"))])
+            job = api.post("/jobs", json={"paths": [str(first)]})
+            delete = api.delete(f"/documents/{hits[0]['document_id']}")
+            for r in (upload, job, delete):
+                assert r.status_code == 409 and "read-only disk" in r.json()["detail"], r.text
+    finally:
+        stop(proc)
+    assert {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()} == files
