@@ -86,16 +86,25 @@ def test_a_full_disk_stops_with_a_clear_error_and_keeps_the_index(
     assert _assert_consistent(index_dir) > after
 
 
-def test_a_read_only_index_still_searches_and_indexing_says_why_not(
-    small_disk: Path, tmp_path: Path, e5_model_dir: Path
-) -> None:
+def _read_only_index(
+    small_disk: Path, tmp_path: Path, model_dir: Path
+) -> tuple[Path, Path, dict[str, bytes]]:
+    """(the folder indexed, the index, its files' bytes): one document indexed on the small disk,
+    which is then remounted read-only."""
     first = tmp_path / "first"
     first.mkdir()
     (first / "sv_vintercykling.txt").write_bytes((CORPUS / "sv_vintercykling.txt").read_bytes())
     index_dir = small_disk / "index"
-    assert _index(first, index_dir, e5_model_dir).returncode == 0
+    assert _index(first, index_dir, model_dir).returncode == 0
     files = {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()}
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    return first, index_dir, files
+
+
+def test_a_read_only_index_still_searches_and_indexing_says_why_not(
+    small_disk: Path, tmp_path: Path, e5_model_dir: Path
+) -> None:
+    first, index_dir, files = _read_only_index(small_disk, tmp_path, e5_model_dir)
 
     run = _index(CORPUS, index_dir, e5_model_dir)
     assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
@@ -119,13 +128,7 @@ def test_the_server_on_a_read_only_index_searches_and_refuses_writes_by_name(
     searches and listings answer, writes are a 409 naming the disk, and no file changes."""
     import httpx
 
-    first = tmp_path / "first"
-    first.mkdir()
-    (first / "sv_vintercykling.txt").write_bytes((CORPUS / "sv_vintercykling.txt").read_bytes())
-    index_dir = small_disk / "index"
-    assert _index(first, index_dir, e5_model_dir).returncode == 0
-    files = {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()}
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    first, index_dir, files = _read_only_index(small_disk, tmp_path, e5_model_dir)
 
     start, stop = server_factory
     proc, base = start(index_dir, env_extra={"NORDSEARCH_MODEL": str(e5_model_dir)})

@@ -441,3 +441,26 @@ def test_dense_and_sparse_accumulation_agree(monkeypatch):
     monkeypatch.setattr(lmod, "DENSE_SHARE", math.inf)  # and now the sort path
     assert [index.search(terms, 30) for terms in QUERIES] == sparse
     assert_matches_fts(index, fts, QUERIES, ks=[30])
+
+
+class _Payload:
+    """Unpickling this makes a folder: the proof that a loader ran code from a file."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def test_a_saved_index_carrying_a_pickle_is_refused_without_running_it(tmp_path):
+    import numpy as np
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "lexical.npz"
+    with open(path, "wb") as fh:
+        np.savez(fh, meta=np.array([_Payload(marker)], dtype=object))
+    assert LexicalIndex.load(path) is None  # rebuilt from the store by its caller, never unpickled
+    assert not marker.exists()

@@ -69,3 +69,18 @@ def test_without_a_key_or_a_writable_folder_it_just_embeds(tmp_path):
     blocked.write_text("a file where the cache folder should be")
     model = _Model(_model_dir(tmp_path))
     np.testing.assert_array_equal(ModelCache(blocked / "sub", lambda: model).embed("query", ["a"]), -1.0)
+
+
+def test_a_cached_file_carrying_a_pickle_is_recomputed_without_running_it(tmp_path):
+    from tests.search.test_lexical_index import _Payload
+
+    directory, cache = _model_dir(tmp_path), tmp_path / "cache"
+    ModelCache(cache, lambda: _Model(directory)).embed("passage", ["a"])
+    marker = tmp_path / "ran"
+    for f in cache.iterdir():
+        with open(f, "wb") as fh:
+            np.save(fh, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
+    np.testing.assert_array_equal(
+        ModelCache(cache, lambda: _Model(directory, tag=7.0)).embed("passage", ["a"]), 7.0
+    )
+    assert not marker.exists()
