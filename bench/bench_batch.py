@@ -19,38 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_search import SHARED, code_info, exe, machine  # noqa: E402
+from load_mix import process_tree  # noqa: E402
 
 TARGET_MB = 4096
-
-
-def tree(pid: int) -> dict[int, tuple[str, float]]:
-    """{pid: (command, RSS MiB)} for ``pid`` and all its descendants."""
-    children: dict[int, list[int]] = defaultdict(list)
-    info: dict[int, tuple[str, float]] = {}
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-            p = int(fields["Pid"])
-            children[int(fields["PPid"])].append(p)
-            rss = int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
-            cmd = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            info[p] = (cmd, rss)
-        except (OSError, KeyError, ValueError):
-            continue
-    out, todo = {}, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(children.get(p, []))
-        if p in info:
-            out[p] = info[p]
-    return out
 
 
 def main() -> int:
@@ -66,11 +43,11 @@ def main() -> int:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
         while proc.poll() is None:
-            now = tree(proc.pid)
+            now = process_tree(proc.pid)
             processes_seen.update(now)
-            peak_sum = max(peak_sum, sum(rss for _, rss in now.values()))
-            peak_indexer = max(peak_indexer, now.get(proc.pid, ("", 0.0))[1])
-            peak_other = max([peak_other, *(rss for p, (_, rss) in now.items() if p != proc.pid)])
+            peak_sum = max(peak_sum, sum(now.values()))
+            peak_indexer = max(peak_indexer, now.get(proc.pid, 0.0))
+            peak_other = max([peak_other, *(rss for p, rss in now.items() if p != proc.pid)])
             time.sleep(0.5)
         output = proc.stdout.read() if proc.stdout else ""
         seconds = time.perf_counter() - started

@@ -53,11 +53,6 @@ READY_TARGET_S = 10.0
 K = 10
 
 
-def rss_mb(pid: int) -> float:
-    """The server's resident memory: all its processes (it runs one per core)."""
-    return process_tree_rss_mb(pid)
-
-
 def dir_mb(path: Path) -> dict[str, float]:
     return {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(path.iterdir()) if p.is_file()}
 
@@ -116,7 +111,7 @@ def http_phase(index: Path, texts: list[str], filters: list[dict[str, Any]]) -> 
     try:
         server.start()
         out["ready_s"] = server.ready_s
-        out["rss_ready_mb"] = rss_mb(server.proc.pid)
+        out["rss_ready_mb"] = process_tree_rss_mb(server.proc.pid)
         with httpx.Client(base_url=server.base, timeout=300.0) as client:
             out["first_request_ms"], _ = timed_get(client, "warm-up: parking norms for new housing")
             uncached, cached, grouped = [], [], []
@@ -138,7 +133,7 @@ def http_phase(index: Path, texts: list[str], filters: list[dict[str, Any]]) -> 
                     ms.append(t)
                     short += len(data["results"]) < K
                 out["filter " + filter_name(f)] = {**summary(ms), "short_pages": short}
-        out["rss_after_mb"] = rss_mb(server.proc.pid)
+        out["rss_after_mb"] = process_tree_rss_mb(server.proc.pid)
     finally:
         server.stop()
     return out

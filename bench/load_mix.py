@@ -198,25 +198,29 @@ def run_load(
     return result
 
 
-def process_tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (a server runs one process per core)."""
+def process_tree(pid: int) -> dict[int, float]:
+    """{pid: resident MiB} for a process and all its descendants."""
     from pathlib import Path
 
     children: dict[int, list[int]] = defaultdict(list)
+    rss: dict[int, float] = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-            children[int(fields["PPid"])].append(int(fields["Pid"]))
+            p = int(fields["Pid"])
+            children[int(fields["PPid"])].append(p)
+            rss[p] = int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
         except (OSError, KeyError, ValueError):
             continue
-    total, todo = 0.0, [pid]
+    out, todo = {}, [pid]
     while todo:
         p = todo.pop()
         todo.extend(children.get(p, []))
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return total
+        if p in rss:
+            out[p] = rss[p]
+    return out
+
+
+def process_tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (a server runs one process per core)."""
+    return sum(process_tree(pid).values())
