@@ -246,6 +246,32 @@ class LexicalIndex:
             return int(np.count_nonzero(matched))
         return int(np.count_nonzero(_members(view.ids[matched], np.asarray(allowed, dtype=np.int64))))
 
+    def present_terms(self, terms: Sequence[str], ids: Sequence[int]) -> dict[int, frozenset[str]]:
+        """For each of ``ids`` (live passages), which of ``terms`` it holds: what a passage's stored
+        terms would say, read from the postings (a search scores coverage of hundreds of hits, and
+        reading and splitting their stored terms cost ~7 ms a query)."""
+        import numpy as np
+
+        wanted = np.asarray(ids, dtype=np.int64)
+        found: list[set[str]] = [set() for _ in range(len(wanted))]
+        unique_terms = list(dict.fromkeys(terms))
+        for s in self._segments:
+            if not len(wanted) or not len(s.ids):
+                continue
+            at = np.minimum(np.searchsorted(s.ids, wanted), len(s.ids) - 1)
+            here = np.flatnonzero((s.ids[at] == wanted) & s.live[at])
+            if not len(here):
+                continue
+            rows = at[here]
+            for term in unique_terms:
+                row = s.vocab.get(term)
+                if row is None:
+                    continue
+                postings = s.positions[s.indptr[row] : s.indptr[row + 1]]  # sorted positions
+                for j in here[_members(rows, postings)].tolist():
+                    found[j].add(term)
+        return {int(i): frozenset(f) for i, f in zip(wanted.tolist(), found, strict=True)}
+
     # -- persistence ----------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:

@@ -81,11 +81,7 @@ class Retriever:
 
     def score_exact(self, qv: np.ndarray, vector_ids: list[int], hub_weight: float = 0.0) -> dict[int, float]:
         """Dense scores of given passages, on the same scale as the dense search's."""
-        ids, matrix = self.space.centered_vectors(vector_ids)
-        cosines = matrix @ qv
-        if hub_weight > 0:
-            cosines = cosines - hub_weight * self.store.hub_scores(ids)
-        return dict(zip(ids.tolist(), cosines.tolist(), strict=True))
+        return self.space.dense_scores(qv, vector_ids, hub_weight)
 
     def lexical(self, terms: list[str], allowed: np.ndarray | None, k: int) -> Ranked:
         """The k best passages by BM25 over ``terms`` among ``allowed`` (None: all)."""
@@ -99,14 +95,15 @@ class Retriever:
         pool: int,
     ) -> Ranked:
         dense = self.dense(qv, pool, allowed, request.hub_weight)
-        lex = self.lexical(lexical.analyze_query(request.q), allowed, pool)
+        query_terms = lexical.analyze_query(request.q)
+        lex = self.lexical(query_terms, allowed, pool)
         dense_scores = dict(dense)
         missing = [v for v, _ in lex if v not in dense_scores]
         if missing:  # lexical hits outside the dense pool: score them exactly rather than as 0
             dense_scores.update(self.score_exact(qv, missing, request.hub_weight))
         words = lexical.query_word_variants(request.q)
-        terms = self.store.lexical_terms([v for v, _ in lex])
-        cov = {v: lexical.coverage(words, set(t.split())) for v, t in terms.items()}
+        present = self.space.lexical_presence(query_terms, [v for v, _ in lex]) if lex else {}
+        cov = {v: lexical.coverage(words, terms) for v, terms in present.items()}
         scores = fusion.coverage_weighted(dense_scores, dict(lex), cov, request.lexical_weight)
         info = self.store.passage_info(list(scores))
         return fusion.within_language(

@@ -49,10 +49,25 @@ def matched_spans(text: str, language: str, query_terms: set[str]) -> list[list[
     if not query_terms:
         return []
     lang = language if language in lexical.LANGUAGES else "en"
+    lowered = text.lower()
+    if len(lowered) != len(text) or not unicodedata.is_normalized("NFKC", text):
+        return _matched_spans_wordwise(text, lang, query_terms)
+    # the common case: offsets of the lowered text are the text's, so each distinct word is judged
+    # once and only the matching ones are located (this runs for every hit of every search)
+    hits = {
+        w for w in set(_WORD_RE.findall(lowered)) if not query_terms.isdisjoint(lexical.word_terms(w, lang))
+    }
+    if not hits:
+        return []
+    return [[m.start(), m.end()] for m in _WORD_RE.finditer(lowered) if m.group() in hits]
+
+
+def _matched_spans_wordwise(text: str, lang: str, query_terms: set[str]) -> list[list[int]]:
+    """matched_spans for text whose lowercasing or NFKC form changes lengths: word by word."""
     spans: list[list[int]] = []
     for m in _WORD_RE.finditer(text):
         word = unicodedata.normalize("NFKC", m.group()).lower()
-        if any(t in query_terms for t in lexical.word_terms(word, lang)):
+        if not query_terms.isdisjoint(lexical.word_terms(word, lang)):
             spans.append([m.start(), m.end()])
     return spans
 

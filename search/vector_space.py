@@ -305,6 +305,23 @@ class VectorSpace:
         hits = [(int(i), float(s) - offset) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         return sorted(hits, key=lambda h: (-h[1], h[0]))[:k]
 
+    def dense_scores(self, qv: np.ndarray, vector_ids: list[int], hub_weight: float = 0.0) -> dict[int, float]:
+        """The dense score ``nearest`` gives each of ``vector_ids``, from the rows FAISS holds (the
+        centred vector and hub column), so no store read; ids FAISS does not hold are absent."""
+        import numpy as np
+
+        if self._vectors is None or self._vectors_generation != self.store.generation():
+            self.vectors()
+        with self.lock.read():
+            vi, hub_mean = self._vectors, self._vectors_hub_mean
+            if vi is None or not vector_ids:
+                return {}
+            ids = vi.live_subset(np.asarray(vector_ids, dtype=np.int64))
+            rows = vi.reconstruct(ids)
+        query = np.append(np.asarray(qv, dtype=np.float32), np.float32(hub_weight))
+        scores = rows @ query - np.float32(hub_weight * hub_mean)
+        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
+
     # -- the lexical index (search.lexical_cache) -----------------------------------------------
 
     def lexical_index(self) -> LexicalIndex:
@@ -315,6 +332,12 @@ class VectorSpace:
         index = self.lexical_index()
         with self.lock.read():
             return index.search(terms, k, allowed)
+
+    def lexical_presence(self, terms: list[str], ids: list[int]) -> dict[int, frozenset[str]]:
+        """Which of ``terms`` each passage of ``ids`` holds (LexicalIndex.present_terms)."""
+        index = self.lexical_index()
+        with self.lock.read():
+            return index.present_terms(terms, ids)
 
     def lexical_count(self, terms: list[str], allowed: np.ndarray | None) -> int:
         index = self.lexical_index()

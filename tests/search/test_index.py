@@ -325,6 +325,25 @@ def test_new_hub_scores_reach_a_reader_exactly(index_dir, embedder):
         reader.close()
 
 
+@pytest.mark.parametrize("hnsw_threshold", [10**9, 1])  # flat, then HNSW over float16
+def test_exact_dense_scores_are_the_nearest_search_scores(index_dir, embedder, hnsw_threshold):
+    # hybrid scores lexical hits outside the dense pool from the rows FAISS holds: the same score
+    # the dense search gives them, so fusion never mixes two scales
+    with SearchIndex.open(index_dir, embedder, hnsw_threshold=hnsw_threshold) as idx:
+        _corpus(idx)
+    reader = SearchIndex.open(index_dir, embedder, hnsw_threshold=hnsw_threshold)
+    try:
+        qv = reader._retriever().query_vector("bus lanes in the city")
+        every = reader.store.vector_ids().tolist()
+        nearest = dict(reader.space.nearest(qv, len(every), None, 0.3))
+        assert reader.space.kind == ("hnsw" if hnsw_threshold == 1 else "flat")
+        exact = reader._retriever().score_exact(qv, [*every[::2], 10**9], 0.3)
+        assert sorted(exact) == sorted(every[::2])  # an id nobody holds is simply absent
+        np.testing.assert_allclose([exact[v] for v in every[::2]], [nearest[v] for v in every[::2]], atol=1e-5)
+    finally:
+        reader.close()
+
+
 def test_save_is_a_noop_when_disk_is_current(index_dir, embedder):
     with SearchIndex.open(index_dir, embedder) as idx:
         _corpus(idx)

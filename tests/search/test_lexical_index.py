@@ -251,6 +251,18 @@ def test_random_corpora_match_fts5_through_add_remove_and_compact(scenario):
     assert_matches_fts(index, fts, queries, ks=[k])
 
 
+def test_present_terms_are_what_each_passage_holds():
+    index, fts = _multi_segment_index()  # three segments, some passages removed
+    ids = index.ids().tolist()
+    asked = [*ids[::5], 10**9]  # and an id the index does not hold
+    terms = ["w0", "w3", "w3", "w39", "nope"]
+    got = index.present_terms(terms, asked)
+    texts = dict(fts.db.execute("SELECT rowid, lexical FROM passages"))
+    for i in asked:
+        held = set(texts[i].split()) if i in ids else set()
+        assert got[i] == held & set(terms), i
+
+
 # -- persistence --------------------------------------------------------------------------------
 
 

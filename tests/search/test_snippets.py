@@ -151,3 +151,48 @@ def test_highlights_are_the_matched_words_of_the_snippet_itself(words, pick):
     terms = query_terms("cykelbana snöröjning i staden")
     snip = build_snippet(text, spans, best, terms, "sv")
     assert snip.highlights == matched_spans(snip.text, "sv", terms)
+
+
+def _wordwise_reference(text: str, language: str, terms: set[str]) -> list[list[int]]:
+    """The definition: every word NFKC-normalised and lowercased on its own, judged by its terms."""
+    import re
+    import unicodedata
+
+    from nordsearch.search import lexical
+
+    out = []
+    for m in re.finditer(r"[^\W_]+", text):
+        word = unicodedata.normalize("NFKC", m.group()).lower()
+        if set(lexical.word_terms(word, language)) & terms:
+            out.append([m.start(), m.end()])
+    return out
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [*_WORDS, "Cykelbanorna", "CYKELBANA", "İzmir", "ﬁlen", "Å", "Å", "ẞtraße", "staden."]
+        ),
+        max_size=40,
+    ),
+    st.sampled_from(["sv", "fi", "en", "xx"]),
+)
+def test_matched_spans_equal_the_word_by_word_definition(words, language):
+    # "İ" lowercases to two characters, "ﬁ" and a decomposed "Å" change under NFKC: the fast
+    # path's offsets would shift, so such texts must take the word-by-word way
+    text = " ".join(words)
+    terms = query_terms("cykelbana snöröjning i staden filen izmir straße å")
+    lang = language if language != "xx" else "en"
+    assert matched_spans(text, language, terms) == _wordwise_reference(text, lang, terms)
+
+
+def test_matched_spans_of_real_passages_equal_the_definition():
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(corpus.glob("*.md"))[:6]]
+    assert texts, "the sample corpus has Markdown documents"
+    terms = query_terms("joukkoliikenne kollektivtrafik housing kaavoitus byudvikling")
+    for text in texts:
+        for lang in ("fi", "sv", "en", "da", "nb"):
+            assert matched_spans(text, lang, terms) == _wordwise_reference(text, lang, terms)
