@@ -305,7 +305,9 @@ class VectorSpace:
         hits = [(int(i), float(s) - offset) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         return sorted(hits, key=lambda h: (-h[1], h[0]))[:k]
 
-    def dense_scores(self, qv: np.ndarray, vector_ids: list[int], hub_weight: float = 0.0) -> dict[int, float]:
+    def dense_scores(
+        self, qv: np.ndarray, vector_ids: list[int], hub_weight: float = 0.0
+    ) -> dict[int, float]:
         """The dense score ``nearest`` gives each of ``vector_ids``, from the rows FAISS holds (the
         centred vector and hub column), so no store read; ids FAISS does not hold are absent."""
         import numpy as np

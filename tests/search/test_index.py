@@ -339,7 +339,9 @@ def test_exact_dense_scores_are_the_nearest_search_scores(index_dir, embedder, h
         assert reader.space.kind == ("hnsw" if hnsw_threshold == 1 else "flat")
         exact = reader._retriever().score_exact(qv, [*every[::2], 10**9], 0.3)
         assert sorted(exact) == sorted(every[::2])  # an id nobody holds is simply absent
-        np.testing.assert_allclose([exact[v] for v in every[::2]], [nearest[v] for v in every[::2]], atol=1e-5)
+        np.testing.assert_allclose(
+            [exact[v] for v in every[::2]], [nearest[v] for v in every[::2]], atol=1e-5
+        )
     finally:
         reader.close()
 
