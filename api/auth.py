@@ -114,21 +114,23 @@ def _ring(request: Request) -> KeyRing:
     return request.app.state.keyring
 
 
-def require_read(
+async def require_read(
     request: Request, _h: str | None = Security(api_key_header), _b: object = Security(bearer)
 ) -> None:
-    """Dependency: the request may read (see the module docstring)."""
+    """Dependency: the request may read (see the module docstring). The checks are async (they do
+    no I/O) so that FastAPI runs them in the event loop: a sync dependency takes a trip through
+    the thread pool on every request, where it queues behind searches."""
     _ring(request).check(presented_key(request), "read")
 
 
-def require_write(
+async def require_write(
     request: Request, _h: str | None = Security(api_key_header), _b: object = Security(bearer)
 ) -> None:
     """Dependency: the request may write."""
     _ring(request).check(presented_key(request), "write")
 
 
-def require_read_web(request: Request) -> None:
+async def require_read_web(request: Request) -> None:
     """Dependency of the web page: like require_read, but the key may also come from a cookie."""
     _ring(request).check(presented_key(request, cookie=True), "read")
 

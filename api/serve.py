@@ -2,7 +2,8 @@
 
 A search is mostly Python holding the GIL (~10 ms of ranking, snippets and JSON), so one process
 answers on one core however many threads it has. With several processes the kernel hands each
-connection to whichever is free. They can do this safely because reads never write (search.index):
+connection to whichever is free, and connections are recycled every few requests so that a few
+keep-alive clients do not stay piled on one process (api.connections). They can do this safely because reads never write (search.index):
 each process reads the store through its own connections, and its in-memory vector and lexical
 indexes catch up with the store's generation when another process writes. The processes share
 one queue of indexing jobs, kept in the index's database, and run one job at a time
@@ -93,8 +94,12 @@ def _prepare(index_dir: Path, settings: Settings) -> None:
 
 def app_from_spec() -> FastAPI:
     """The app of one of several server processes, with the settings `serve` built."""
+    from nordsearch.api.connections import RecycleConnections
     from nordsearch.api.http import create_app
     from nordsearch.ingest.settings import Settings
 
     spec = json.loads(os.environ[SPEC_ENV])
-    return create_app(Path(spec["index_dir"]), settings=Settings(**spec["settings"]))
+    app = create_app(Path(spec["index_dir"]), settings=Settings(**spec["settings"]))
+    # several processes share the socket: keep their connections spread (api.connections)
+    app.add_middleware(RecycleConnections)
+    return app

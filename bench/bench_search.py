@@ -338,7 +338,8 @@ def throughput(server: Server, texts: list[str], clients: int, total: int) -> di
         "rps": done / seconds if seconds > 0 else float("nan"),
         "latency_p50": pct(flat, 50),
         "latency_p95": pct(flat, 95),
-        # clients per server process: 8 keep-alive connections on 2 processes may split 4/4 or 8/0
+        # clients per server process when they connected (the server then recycles each connection
+        # every few requests, api.connections, so this is where they started, not where they stayed)
         "split": sorted(Counter(processes).values(), reverse=True),
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nordsearch.api.connections import REQUESTS_PER_CONNECTION
 from tests.api.conftest import kill_server, start_server, stop_server
 from tests.conftest import copy_index
 
@@ -62,6 +63,15 @@ def test_processes_share_the_port_and_see_each_others_writes(corpus_index: Path,
                 job = c.get(f"/jobs/{job_id}", headers={"X-API-Key": KEY})
                 assert job.status_code == 200 and job.json()["status"] == "done"
         assert len(answered) == 2, "one process answered every request: the test proved nothing"
+        # a keep-alive connection is closed after every REQUESTS_PER_CONNECTION-th answer, so a few
+        # long-lived clients get spread over the processes again and again (api.connections)
+        with httpx.Client(base_url=base, timeout=60) as c:
+            closes = [
+                c.get("/health").headers.get("connection") == "close"
+                for _ in range(2 * REQUESTS_PER_CONNECTION)
+            ]
+        every = REQUESTS_PER_CONNECTION
+        assert closes == [(i + 1) % every == 0 for i in range(2 * every)]
     finally:
         stop_server(proc)
 
