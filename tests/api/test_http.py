@@ -9,6 +9,7 @@ import subprocess
 import httpx
 import pytest
 
+from nordsearch.api import schemas
 from tests.conftest import nordsearch_cli
 
 pytestmark = pytest.mark.slow
@@ -34,6 +35,7 @@ def test_search_matches_cli_shape(client: httpx.Client, corpus_index):
         timeout=600,
     )
     cli_data = json.loads(cli.stdout)
+    schemas.SearchResult.model_validate(api)  # the server encodes it itself: hold it to the schema
     assert set(api) == set(cli_data)
     assert [h["passage_id"] for h in api["results"]] == [h["passage_id"] for h in cli_data["results"]]
     assert set(api["results"][0]) == set(cli_data["results"][0])
