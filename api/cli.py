@@ -326,6 +326,12 @@ def similar(
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="A file (not indexed) to compare.")] = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=200, help="How many results.")] = 10,
+    other_languages: Annotated[
+        bool,
+        typer.Option(
+            "--other-languages", help="Only results in another language than the document's: peers abroad."
+        ),
+    ] = False,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -336,18 +342,18 @@ def similar(
         fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
     with reading(index, cli_settings()) as idx:
         if passage is not None:
-            items = idx.similar_passages(passage, k=k)
+            items = idx.similar_passages(passage, k=k, other_languages=other_languages)
             if items is None:
                 raise CliError(f"no passage with id {passage!r}")
         elif file is not None:
             if not file.is_file():
                 raise CliError(f"no such file: {file}")
-            items = idx.similar_to_file(file, k=k)
+            items = idx.similar_to_file(file, k=k, other_languages=other_languages)
         else:
             doc_id = _resolve_document_id(idx, document_id or "")
             if doc_id is None:
                 raise CliError(f"no document with id {document_id!r}")
-            items = idx.similar_documents(doc_id, k=k)
+            items = idx.similar_documents(doc_id, k=k, other_languages=other_languages)
     data = {"results": [as_dict(item) for item in items]}
     if as_json:
         print_json(data)

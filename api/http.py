@@ -274,12 +274,18 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         responses=schemas.problems(401, 403, 404, 422, 503),
         summary="Documents most similar to one document, in any language (itself excluded)",
     )
-    def similar_documents(document_id: str, k: Annotated[int, Query(ge=1, le=200)] = 10) -> dict[str, Any]:
+    def similar_documents(
+        document_id: str,
+        k: Annotated[int, Query(ge=1, le=200)] = 10,
+        other_languages: Annotated[
+            bool, Query(description="Only documents in another language than this one's: peers abroad.")
+        ] = False,
+    ) -> dict[str, Any]:
         from nordsearch.api.service import similar_documents_json
 
         idx = holder.get()
         document_or_404(idx, document_id)
-        return similar_documents_json(idx, document_id, k=k)
+        return similar_documents_json(idx, document_id, k=k, other_languages=other_languages)
 
     @app.post(
         "/similar",
@@ -295,8 +301,9 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         if body.exclude_document:
             document_or_404(idx, body.exclude_document)
         return similar_text_json(
-            idx, body.text, k=body.k, exclude_document=body.exclude_document, passages=body.passages
-        )
+            idx, body.text, k=body.k, exclude_document=body.exclude_document, passages=body.passages,
+            other_languages=body.other_languages,
+        )  # fmt: skip
 
     from fastapi.staticfiles import StaticFiles
 
@@ -326,6 +333,9 @@ class SimilarBody(BaseModel):
     k: schemas.Int = Field(default=10, ge=1, le=200)  # not true/false (found by schemathesis)
     passages: StrictBool = Field(default=False, description="Return passages instead of documents.")
     exclude_document: str | None = Field(default=None, description="A document id to leave out.")
+    other_languages: StrictBool = Field(
+        default=False, description="Only results in another language than the text's: peers abroad."
+    )
 
 
 def _as_plain(obj: Any) -> dict[str, Any]:

@@ -140,18 +140,28 @@ def documents_json(
     }
 
 
-def similar_documents_json(index: SearchIndex, document_id: str, k: int = 10) -> dict[str, Any]:
-    """Documents most similar to one document, in any language, the document itself excluded."""
-    items = index.similar_documents(document_id, k=k)
-    return {"document_id": document_id, "results": [as_dict(item) for item in items]}
+def similar_documents_json(
+    index: SearchIndex, document_id: str, k: int = 10, *, other_languages: bool = False
+) -> dict[str, Any]:
+    """Documents most similar to one document, in any language (or only in others), the document
+    itself excluded."""
+    items = index.similar_documents(document_id, k=k, other_languages=other_languages)
+    return {
+        "document_id": document_id,
+        "other_languages": other_languages,
+        "results": [as_dict(item) for item in items],
+    }
 
 
 def similar_text_json(
-    index: SearchIndex, text: str, k: int = 10, exclude_document: str | None = None, passages: bool = False
-) -> dict[str, Any]:
-    """Documents (or passages) most similar to a raw text, in any language."""
-    items = index.similar_to_text(text, k=k, exclude_document=exclude_document, passages=passages)
-    return {"results": [as_dict(item) for item in items]}
+    index: SearchIndex, text: str, k: int = 10, exclude_document: str | None = None, passages: bool = False,
+    *, other_languages: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Documents (or passages) most similar to a raw text, in any language (or only in others)."""
+    items = index.similar_to_text(
+        text, k=k, exclude_document=exclude_document, passages=passages, other_languages=other_languages
+    )
+    return {"other_languages": other_languages, "results": [as_dict(item) for item in items]}
 
 
 def stats_json(index: SearchIndex) -> dict[str, Any]:

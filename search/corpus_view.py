@@ -25,6 +25,18 @@ class CorpusView:
     documents: list[str]  # document id of each row
     languages: list[str]  # passage language of each row
     _centroids: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
+    _rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    def document_rows(self) -> dict[str, np.ndarray]:
+        """{document id: the rows of its passages}, computed once per snapshot."""
+        import numpy as np
+
+        if self._rows is None:
+            grouped: dict[str, list[int]] = {}
+            for i, d in enumerate(self.documents):
+                grouped.setdefault(d, []).append(i)
+            self._rows = {d: np.asarray(r, dtype=np.int64) for d, r in grouped.items()}
+        return self._rows
 
     def centroids(self) -> tuple[list[str], np.ndarray]:
         """(document ids, unit centroid of each document's passage vectors): a document is

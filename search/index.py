@@ -264,28 +264,36 @@ class SearchIndex:
     def _similar_cases(self) -> SimilarCases:
         return SimilarCases(self.store, self.space, dense=self._retriever().dense)
 
-    def similar_documents(self, document_id: str, k: int = 10) -> list[SimilarItem]:
-        """The k documents most similar to ``document_id`` in any language (itself excluded);
-        [] when it is not indexed."""
-        return self._similar_cases().similar_documents(document_id, k)
+    def similar_documents(
+        self, document_id: str, k: int = 10, *, other_languages: bool = False
+    ) -> list[SimilarItem]:
+        """The k documents most similar to ``document_id`` in any language (itself excluded; with
+        ``other_languages``, only those in another language); [] when it is not indexed."""
+        return self._similar_cases().similar_documents(document_id, k, other_languages=other_languages)
 
-    def similar_passages(self, passage_id: str, k: int = 10) -> list[SimilarItem] | None:
+    def similar_passages(
+        self, passage_id: str, k: int = 10, *, other_languages: bool = False
+    ) -> list[SimilarItem] | None:
         """Passages of other documents most similar to one passage; None when it does not exist."""
-        return self._similar_cases().similar_passages(passage_id, k)
+        return self._similar_cases().similar_passages(passage_id, k, other_languages=other_languages)
 
     def similar_to_text(
         self, text: str, k: int = 10, exclude_document: str | None = None, *, passages: bool = False,
-        language: str | None = None,
+        language: str | None = None, other_languages: bool = False,
     ) -> list[SimilarItem]:  # fmt: skip
         """Documents (or, with passages=True, passages) most similar to a raw text in any language.
-        Long texts are cut into ~200-word chunks whose vectors are averaged, like a document's."""
+        Long texts are cut into ~200-word chunks and compared with documents as a document is."""
         return self._similar_cases().similar_to_text(
-            text, k, exclude_document, passages=passages, language=language
+            text, k, exclude_document, passages=passages, language=language, other_languages=other_languages
         )
 
-    def similar_to_file(self, path: Path, k: int = 10, *, passages: bool = False) -> list[SimilarItem]:
+    def similar_to_file(
+        self, path: Path, k: int = 10, *, passages: bool = False, other_languages: bool = False
+    ) -> list[SimilarItem]:
         """Documents most similar to a file that need not be indexed (the file itself excluded if it is)."""
-        return self._similar_cases().similar_to_file(path, k, passages=passages, settings=self.settings)
+        return self._similar_cases().similar_to_file(
+            path, k, passages=passages, settings=self.settings, other_languages=other_languages
+        )
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -175,6 +175,9 @@ class Store:
     def lexical_terms(self, vector_ids: Sequence[int]) -> dict[int, str]:
         return self._reads.lexical_terms(vector_ids)
 
+    def document_languages(self) -> dict[str, str]:
+        return self._reads.document_languages()
+
     def vector_id_of(self, passage_id: str) -> int | None:
         return self._reads.vector_id_of(passage_id)
 

@@ -181,6 +181,10 @@ class DocumentReads:
                 out[int(r[0])] = r[1]
         return out
 
+    def document_languages(self) -> dict[str, str]:
+        """{document id: its language} for every document."""
+        return {r[0]: r[1] for r in self._db.query("SELECT document_id, language FROM documents")}
+
     def vector_id_of(self, passage_id: str) -> int | None:
         rows = self._db.query("SELECT rowid FROM passages WHERE passage_id = ?", (passage_id,))
         return int(rows[0][0]) if rows else None
