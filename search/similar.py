@@ -156,17 +156,19 @@ class SimilarCases:
         )
         out: list[SimilarItem] = []
         for score, d in scored[:k]:
-            best = int(view.ids[rows[d][int((view.matrix[rows[d]] @ target).argmax())]])
-            sp = self.store.get_passages([best]).get(best)
-            if sp is not None:
-                out.append(_similar_item(sp, score))
+            item = self._best_passage_item(d, target, score)
+            if item is not None:
+                out.append(item)
         return out
 
     def _best_passage_item(self, document_id: str, target: np.ndarray, score: float) -> SimilarItem | None:
-        ids, matrix = self.space.centered_vectors(self.store.vector_ids_of(document_id))
-        if not len(ids):
+        """The document as a result: its passage closest to ``target``, read from the corpus view
+        the ranking used (the same centred vectors), so only that one passage is read from the store."""
+        view = self.space.corpus()
+        rows = view.document_rows().get(document_id) if view is not None else None
+        if view is None or rows is None or not len(rows):
             return None
-        best = int(ids[int((matrix @ target).argmax())])
+        best = int(view.ids[rows[int((view.matrix[rows] @ target).argmax())]])
         sp = self.store.get_passages([best]).get(best)
         return None if sp is None else _similar_item(sp, score)
 

@@ -286,6 +286,12 @@ class VectorSpace:
                 vi.add(np.asarray(added, dtype=np.int64), rows)
             self._vectors_generation = after
 
+    def _ensure_current(self) -> None:
+        """Catch the in-memory vectors up with the store when it moved on: that takes the write
+        side of the lock, the common case (current) does not."""
+        if self._vectors is None or self._vectors_generation != self.store.generation():
+            self.vectors()
+
     def nearest(
         self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0
     ) -> list[tuple[int, float]]:
@@ -293,8 +299,7 @@ class VectorSpace:
         ``hub_weight`` times the passage's hub score (see HUB_COLUMNS)."""
         import numpy as np
 
-        if self._vectors is None or self._vectors_generation != self.store.generation():
-            self.vectors()  # catching up takes the write side; the common case does not
+        self._ensure_current()
         with self.lock.read():
             vi, hub_mean = self._vectors, self._vectors_hub_mean
             if vi is None:
@@ -312,8 +317,7 @@ class VectorSpace:
         centred vector and hub column), so no store read; ids FAISS does not hold are absent."""
         import numpy as np
 
-        if self._vectors is None or self._vectors_generation != self.store.generation():
-            self.vectors()
+        self._ensure_current()
         with self.lock.read():
             vi, hub_mean = self._vectors, self._vectors_hub_mean
             if vi is None or not vector_ids:
