@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_search import DEFAULT_INDEX, SHARED, Server, code_info, ensure_index, machine, summary  # noqa: E402
-from load_mix import MARKER, LoadResult, process_tree_rss_mb, run_load  # noqa: E402
+from load_mix import MARKER, LoadResult, process_tree_rss_mb, run_load, warm_write_paths  # noqa: E402
 
 
 def figures(result: LoadResult, before: int) -> dict[str, Any]:
@@ -77,6 +77,8 @@ def main() -> int:
             pid = server.proc.pid if server.proc is not None else 0
             for name, clients, upload in (("baseline: 1 client, no indexing", 1, False),
                                           (f"{args.clients} clients + upload jobs", args.clients, True)):  # fmt: skip
+                if upload:  # each server process's first job loads the ingest stack: not growth
+                    warm_write_paths(server.base, pid, {})
                 before = httpx.get(f"{server.base}/search", params={"q": MARKER, "mode": "lexical"}).json()[
                     "total"
                 ]

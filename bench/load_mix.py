@@ -221,6 +221,52 @@ def process_tree(pid: int) -> dict[int, float]:
     return out
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def write_paths_loaded(pid: int) -> bool:
+    """True once every server process of the server ``pid`` has run an indexing job: each loads
+    the ingest stack and starts its extraction fork server on its first job, which is first use,
+    not growth. Jobs run in whichever process claims them first (api.jobs)."""
+    from pathlib import Path
+
+    tree = process_tree(pid)
+    parents = {}
+    for p in tree:
+        try:
+            parents[p] = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    servers = [p for p in tree if parents.get(p) == pid and "multiprocessing.spawn" in _cmdline(p)] or [pid]
+    forking = {parents.get(p) for p in tree if "multiprocessing.forkserver" in _cmdline(p)}
+    return all(s in forking for s in servers)
+
+
+def warm_write_paths(base: str, pid: int, write_headers: dict[str, str], *, timeout: float = 120.0) -> int:
+    """Upload one report at a time, each as a job waited for, until ``write_paths_loaded(pid)``;
+    the number of jobs it took. Raises TimeoutError after ``timeout`` seconds."""
+    import httpx
+
+    deadline, n = time.monotonic() + timeout, 0
+    with httpx.Client(base_url=base, timeout=60, headers=write_headers) as client:
+        while not write_paths_loaded(pid):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server processes still cold after {n} jobs")
+            files = [("files", (f"warm-{n}.md", report(10_000 + n).encode(), "text/markdown"))]
+            r = client.post("/documents", files=files, params={"background": "true"})
+            r.raise_for_status()
+            job = r.json()["id"]
+            n += 1
+            while client.get(f"/jobs/{job}").json()["status"] not in ("done", "failed", "interrupted"):
+                time.sleep(0.5)
+    return n
+
+
 def process_tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants (a server runs one process per core)."""
     return sum(process_tree(pid).values())

@@ -222,7 +222,7 @@ class SearchIndex:
         return self.space.transform_id()
 
     def language_offsets(self) -> LanguageOffsets | None:
-        return self.space.language_offsets()
+        return self.space.centering.offsets()
 
     def centered_vectors(self, vector_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         return self.space.centered_vectors(vector_ids)
@@ -248,7 +248,7 @@ class SearchIndex:
         ranked, total, qv = self._retriever().rank(request, filters, pool)
         hits, has_more, sentences = results.assemble(self.store, ranked, request)
         if request.snippets and hits:
-            results.add_snippets(hits, request.q, qv, sentences, offsets=self.space.language_offsets)
+            results.add_snippets(hits, request.q, qv, sentences, offsets=self.space.centering.offsets)
         return SearchResponse(
             query=request.q, mode=request.mode, total=total, results=hits, group=request.group,
             has_more=has_more,

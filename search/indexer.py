@@ -138,7 +138,7 @@ class Indexer:
         processes extract the first files, so that this work does not wait for them."""
         self._begin()
         self.tagger().warm()
-        self.space.language_offsets()
+        self.space.centering.offsets()
 
     def _begin(self) -> None:
         self.lock.acquire()
@@ -171,8 +171,8 @@ class Indexer:
             mtime = os.path.getmtime(doc.source)
         languages = [stored_language(p.language, doc.language) for p in ingested.passages]
         terms = lexical_terms(ingested)  # before the transaction: it holds SQLite's write lock
-        centred = self.space.center(vectors, languages)
-        self.space.store_offsets()
+        centred = self.space.centering.center(vectors, languages)
+        self.space.centering.store_offsets()
         reference = self._writer_hub_reference()
         hubs = reference.scores(centred, languages) if reference is not None else None
         result = self.store.upsert_document(
@@ -210,7 +210,7 @@ class Indexer:
         from nordsearch.search.hubness import HubReference
 
         ids, matrix, _, languages = self.store.all_passage_vectors()
-        reference, hubs = HubReference.build(self.space.center(matrix, languages), languages)
+        reference, hubs = HubReference.build(self.space.centering.center(matrix, languages), languages)
         self.store.put_hub_reference(reference, ids, hubs)
         self._hub_reference = reference
 

@@ -70,7 +70,7 @@ class Retriever:
 
     def _centred_query(self, q: str) -> np.ndarray:
         qv = self.space.embedder.embed_queries([q])[0]
-        offsets = self.space.language_offsets()
+        offsets = self.space.centering.offsets()
         return qv if offsets is None else offsets.center_query(qv, language_weights(q))
 
     def dense(self, qv: np.ndarray, k: int, allowed: np.ndarray | None, hub_weight: float = 0.0) -> Ranked:

@@ -309,7 +309,7 @@ class SimilarCases:
         if not texts or self.store.model() is None:
             return []
         matrix = self.space.embed_passages(texts)
-        offsets = self.space.language_offsets()
+        offsets = self.space.centering.offsets()
         if offsets is not None:
             matrix = offsets.center_passages(matrix, languages)
         matrix = normalize_rows(matrix)

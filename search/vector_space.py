@@ -3,7 +3,7 @@
 It owns what turns stored vectors into comparable ones and keeps them searchable in memory:
 
 - the embedder (loaded on first use) and the check that it is the index's model;
-- language centring (search.centering): its offsets and the transform id recorded with vectors.faiss;
+- language centring (search.index_centering) and the transform id recorded with vectors.faiss;
 - the corpus view (every centred vector with its document and language, for corpus-wide statistics);
 - the FAISS vector index and the BM25 lexical index, both derived from the store and kept current
   with it through the store's generation counter.
@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nordsearch.search import lexical_cache
-from nordsearch.search.centering import LanguageOffsets, parallel_texts, texts_fingerprint
 from nordsearch.search.corpus_view import CorpusView
 from nordsearch.search.dense_layout import HUB_COLUMNS, TIE_MARGIN, faiss_rows, read_manifest, wanted_kind
 from nordsearch.search.embedder import QueryCache, embed_with_sentences
 from nordsearch.search.errors import IndexMismatchError
+from nordsearch.search.index_centering import IndexCentering
 from nordsearch.search.locking import ReadWriteLock
 from nordsearch.search.model_cache import ModelCache
 from nordsearch.search.vectors import COMPACT_FRACTION, VECTORS_FILE, VectorIndex, check_manifest
@@ -53,16 +53,13 @@ class VectorSpace:
         self._load_embedder = embedder
         self._embedder: Embedder | None = None
         self._hnsw_threshold = hnsw_threshold
-        self._centering = centering
         self.lock = ReadWriteLock()  # many searches at once, or one change to what they read
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1  # store generation the in-memory vectors reflect
         self._vectors_transform = ""  # transform_id() they were built with
         self._vectors_hub_mean = 0.0  # the mean hub score their hub column is centred on
         self._lexical = lexical_cache.Current(path)
-        self._offsets: LanguageOffsets | None = None
-        self._offsets_stored = False
-        self._transform: str | None = None
+        self.centering = IndexCentering(store, lambda: self.fixed_texts, enabled=centering)
         self._view: CorpusView | None = None
         self.query_cache = QueryCache()
 
@@ -98,7 +95,7 @@ class VectorSpace:
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self.embed_with_sentences(texts, None)[0]
 
-    # -- language centring ----------------------------------------------------------------------
+    # -- language centring (search.index_centering) --------------------------------------------
 
     def transform_id(self) -> str:
         """Names the transform FAISS vectors get (recorded in the manifest): the language centring
@@ -106,60 +103,13 @@ class VectorSpace:
         return self._transform_and_hub_mean()[0]
 
     def _transform_and_hub_mean(self) -> tuple[str, float]:
-        if self._transform is None:
-            self._transform = f"center-{texts_fingerprint(parallel_texts())}" if self._centering else ""
         stamp, mean = self.store.hub_stamp()  # one read: the id and the mean belong together
-        return f"{self._transform}+hub-{stamp or 'none'}", mean
-
-    def language_offsets(self) -> LanguageOffsets | None:
-        """Per-language offsets of this index's model (see search.centering); None when centring
-        is off. Read from the store; computed in memory when the store has none for this parallel
-        text (the writer stores them: see store_offsets)."""
-        if not self._centering or self.store.model() is None:
-            return None
-        if self._offsets is not None:
-            return self._offsets
-        fingerprint = texts_fingerprint(parallel_texts())
-        raw = self.store.get_meta("language_offsets")
-        if raw:
-            try:
-                offsets = LanguageOffsets.from_json(raw)
-                if offsets.fingerprint == fingerprint:
-                    self._offsets, self._offsets_stored = offsets, True
-                    return offsets
-            except (ValueError, KeyError, TypeError):
-                pass  # unreadable: recompute below
-        fixed = self.fixed_texts
-        self._offsets = LanguageOffsets.compute(
-            lambda texts: fixed.embed("passage", texts), lambda texts: fixed.embed("query", texts)
-        )
-        return self._offsets
-
-    def store_offsets(self) -> None:
-        """Keep computed offsets in the store, so no later process computes them again. Writer only."""
-        offsets = self.language_offsets()
-        if offsets is not None and not self._offsets_stored:
-            self.store.put_meta("language_offsets", offsets.to_json())
-            self._offsets_stored = True
-
-    def center(self, matrix: np.ndarray, languages: list[str]) -> np.ndarray:
-        """Vectors of passages in ``languages`` as FAISS holds them."""
-        offsets = self.language_offsets()
-        if offsets is None or not len(matrix):
-            return matrix
-        return offsets.center_passages(matrix, languages)
-
-    def _prepare(self, ids: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        """Stored vectors -> the vectors FAISS holds (language-centred when centring is on)."""
-        if self.language_offsets() is None or not len(ids):
-            return matrix
-        info = self.store.passage_info(ids.tolist())
-        return self.center(matrix, [info.get(int(i), ("", ""))[1] for i in ids])
+        return f"{self.centering.transform()}+hub-{stamp or 'none'}", mean
 
     def centered_vectors(self, vector_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, language-centred vectors) of stored passages (ids deleted meanwhile are absent)."""
         ids, matrix = self.store.vectors_for(vector_ids)
-        return ids, self._prepare(ids, matrix)
+        return ids, self.centering.prepare(ids, matrix)
 
     def corpus(self) -> CorpusView | None:
         """Every passage's vector as FAISS holds it, with its document and language, for the
@@ -173,7 +123,9 @@ class VectorSpace:
         if self.store.model() is None:
             return None
         ids, matrix, documents, languages = self.store.all_passage_vectors()
-        self._view = view = CorpusView(generation, ids, self.center(matrix, languages), documents, languages)
+        self._view = view = CorpusView(
+            generation, ids, self.centering.center(matrix, languages), documents, languages
+        )
         return view
 
     # -- the vector index -----------------------------------------------------------------------
@@ -227,7 +179,7 @@ class VectorSpace:
         if len(new):
             ids, matrix = self.store.vectors_for(new.tolist())
             hubs = self.store.hub_scores(ids.tolist())
-            vi.add(ids, faiss_rows(self._prepare(ids, matrix), hubs, self._vectors_hub_mean))
+            vi.add(ids, faiss_rows(self.centering.prepare(ids, matrix), hubs, self._vectors_hub_mean))
         self._vectors_generation = generation
 
     def vectors(self, *, in_search: bool = True) -> VectorIndex | None:
@@ -414,5 +366,5 @@ class VectorSpace:
             return
         self.vectors()
         self.lexical_index()
-        self.language_offsets()
+        self.centering.offsets()
         self.embedder.embed_queries(["warm-up"])

@@ -27,7 +27,7 @@ def test_a_warmed_model_cache_spares_a_new_index_all_embedding(
     try:
         index.prepare()
         assert (
-            index.space.language_offsets() is not None
+            index.space.centering.offsets() is not None
             and index.indexer.tagger()._definition_anchors() is not None
         )
     finally:

@@ -40,7 +40,8 @@ def _retriever(cosines: dict[int, float], fetches: list, store=None) -> Retrieve
 
     # the part of a VectorSpace that dense ranking reads; the rest must not be touched
     space = SimpleNamespace(
-        nearest=nearest, corpus=_unused, centered_vectors=_unused, dense_scores=_unused, language_offsets=lambda: None,
+        nearest=nearest, corpus=_unused, centered_vectors=_unused, dense_scores=_unused,
+        centering=SimpleNamespace(offsets=lambda: None),
         query_cache=None, lexical_search=_unused, lexical_count=_unused,
     )  # fmt: skip
     return Retriever(store, space)
