@@ -198,27 +198,39 @@ def run_load(
     return result
 
 
-def process_tree(pid: int) -> dict[int, float]:
-    """{pid: resident MiB} for a process and all its descendants."""
+def _processes() -> dict[int, tuple[int, float]]:
+    """{pid: (parent pid, resident MiB)} of every process on the machine."""
     from pathlib import Path
 
-    children: dict[int, list[int]] = defaultdict(list)
-    rss: dict[int, float] = {}
+    out: dict[int, tuple[int, float]] = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-            p = int(fields["Pid"])
-            children[int(fields["PPid"])].append(p)
-            rss[p] = int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+            out[int(fields["Pid"])] = (
+                int(fields["PPid"]),
+                int(fields.get("VmRSS", "0 kB").split()[0]) / 1024,
+            )
         except (OSError, KeyError, ValueError):
             continue
+    return out
+
+
+def _tree(pid: int, processes: dict[int, tuple[int, float]]) -> dict[int, tuple[int, float]]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for p, (parent, _) in processes.items():
+        children[parent].append(p)
     out, todo = {}, [pid]
     while todo:
         p = todo.pop()
         todo.extend(children.get(p, []))
-        if p in rss:
-            out[p] = rss[p]
+        if p in processes:
+            out[p] = processes[p]
     return out
+
+
+def process_tree(pid: int) -> dict[int, float]:
+    """{pid: resident MiB} for a process and all its descendants."""
+    return {p: rss for p, (_, rss) in _tree(pid, _processes()).items()}
 
 
 def _cmdline(pid: int) -> str:
@@ -233,18 +245,12 @@ def write_paths_loaded(pid: int) -> bool:
     """True once every server process of the server ``pid`` has run an indexing job: each loads
     the ingest stack and starts its extraction fork server on its first job, which is first use,
     not growth. Jobs run in whichever process claims them first (api.jobs)."""
-    from pathlib import Path
-
-    tree = process_tree(pid)
-    parents = {}
-    for p in tree:
-        try:
-            parents[p] = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    servers = [p for p in tree if parents.get(p) == pid and "multiprocessing.spawn" in _cmdline(p)] or [pid]
-    forking = {parents.get(p) for p in tree if "multiprocessing.forkserver" in _cmdline(p)}
-    return all(s in forking for s in servers)
+    tree = _tree(pid, _processes())
+    servers = [
+        p for p, (parent, _) in tree.items() if parent == pid and "multiprocessing.spawn" in _cmdline(p)
+    ]
+    forking = {parent for p, (parent, _) in tree.items() if "multiprocessing.forkserver" in _cmdline(p)}
+    return all(s in forking for s in servers or [pid])
 
 
 def warm_write_paths(base: str, pid: int, write_headers: dict[str, str], *, timeout: float = 120.0) -> int:

@@ -2,7 +2,7 @@
 stored vectors on their way into FAISS.
 
 The offsets are read from the store; a process finding none for the current parallel text
-computes them in memory, and only the writer stores them (``store``), so readers never write.
+computes them in memory, and only the writer stores them (``store_offsets``), so readers never write.
 """
 
 from __future__ import annotations
