@@ -7,7 +7,6 @@ computes them in memory, and only the writer stores them (``store_offsets``), so
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nordsearch.search.centering import LanguageOffsets, parallel_texts, texts_fingerprint
@@ -22,7 +21,7 @@ OFFSETS_META = "language_offsets"  # the store's meta key holding LanguageOffset
 
 
 class IndexCentering:
-    def __init__(self, store: Store, fixed_texts: Callable[[], ModelCache], *, enabled: bool) -> None:
+    def __init__(self, store: Store, fixed_texts: ModelCache, *, enabled: bool) -> None:
         self.store = store
         self._fixed_texts = fixed_texts
         self.enabled = enabled
@@ -52,7 +51,7 @@ class IndexCentering:
                     return offsets
             except (ValueError, KeyError, TypeError):
                 pass  # unreadable: recompute below
-        fixed = self._fixed_texts()
+        fixed = self._fixed_texts
         self._offsets = LanguageOffsets.compute(
             lambda texts: fixed.embed("passage", texts), lambda texts: fixed.embed("query", texts)
         )

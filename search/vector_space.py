@@ -59,7 +59,7 @@ class VectorSpace:
         self._vectors_transform = ""  # transform_id() they were built with
         self._vectors_hub_mean = 0.0  # the mean hub score their hub column is centred on
         self._lexical = lexical_cache.Current(path)
-        self.centering = IndexCentering(store, lambda: self.fixed_texts, enabled=centering)
+        self.centering = IndexCentering(store, self.fixed_texts, enabled=centering)
         self._view: CorpusView | None = None
         self.query_cache = QueryCache()
 

@@ -55,7 +55,7 @@ def offsets_json(fingerprint: str) -> str:
 
 
 def test_disabled_centring_leaves_vectors_alone_and_names_no_transform():
-    centring = IndexCentering(MetaStore(), lambda: FixedTexts(), enabled=False)
+    centring = IndexCentering(MetaStore(), FixedTexts(), enabled=False)
     matrix = np.eye(DIM, dtype=np.float32)
     assert centring.offsets() is None and centring.transform() == ""
     assert centring.prepare(np.arange(DIM), matrix) is matrix
@@ -64,7 +64,7 @@ def test_disabled_centring_leaves_vectors_alone_and_names_no_transform():
 def test_stored_offsets_of_this_parallel_text_are_read_not_computed():
     fixed = FixedTexts()
     store = MetaStore({OFFSETS_META: offsets_json(texts_fingerprint(parallel_texts()))})
-    centring = IndexCentering(store, lambda: fixed, enabled=True)
+    centring = IndexCentering(store, fixed, enabled=True)
     assert centring.offsets() is not None and fixed.calls == 0
     centring.store_offsets()
     assert store.writes == 0  # already there
@@ -74,7 +74,7 @@ def test_stored_offsets_of_this_parallel_text_are_read_not_computed():
 def test_offsets_of_another_parallel_text_are_recomputed_in_memory_and_stored_by_the_writer():
     fixed = FixedTexts()
     store = MetaStore({OFFSETS_META: offsets_json("another text")})
-    centring = IndexCentering(store, lambda: fixed, enabled=True)
+    centring = IndexCentering(store, fixed, enabled=True)
     offsets = centring.offsets()
     assert offsets is not None and fixed.calls == 2  # passage and query sides
     assert store.writes == 0  # a read never writes
@@ -84,7 +84,7 @@ def test_offsets_of_another_parallel_text_are_recomputed_in_memory_and_stored_by
 
 def test_prepare_centres_each_passage_by_its_own_language():
     store = MetaStore(languages={1: "fi", 2: "sv"})
-    centring = IndexCentering(store, lambda: FixedTexts(), enabled=True)
+    centring = IndexCentering(store, FixedTexts(), enabled=True)
     same = np.tile(np.float32([0.5, 0.5, 0.5, 0.5]), (2, 1))
     out = centring.prepare(np.array([1, 2]), same)
     offsets = centring.offsets()
