@@ -114,8 +114,8 @@ class Retriever:
 def language_weights(text: str) -> dict[str, float] | None:
     """Detector confidences per product language (None when detection is unavailable)."""
     try:
-        from nordsearch.ingest.language import language_scores
+        from nordsearch.ingest.language import query_language_scores
 
-        return language_scores(text) or None
+        return query_language_scores(text) or None
     except Exception:  # detection is an optimisation here, never a reason to fail a search
         return None

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from nordsearch.ingest.extract import extract
-from nordsearch.ingest.language import detect_document_language, detect_language, detect_passage_language
+from nordsearch.ingest.language import (
+    detect_document_language,
+    detect_language,
+    detect_passage_language,
+    query_language_scores,
+)
 from nordsearch.ingest.records import normalize_language
 from tests.ingest.ingest_testutils import sidecar_language
 
@@ -29,6 +34,22 @@ SAMPLES = {
 def test_detect_each_language(code: str) -> None:
     assert detect_language(SAMPLES[code])[0] == code
     assert detect_document_language(SAMPLES[code]) == code
+
+
+QUERIES = {  # short questions, as planners type them
+    "fi": "miten kaupungit ovat lisänneet pyöräilyä talvella?",
+    "sv": "hur minskar städerna biltrafiken i centrum?",
+    "nb": "hvordan kan kommunen bygge flere boliger nær kollektivtrafikken?",
+    "da": "hvordan reducerer byerne biltrafikken i bymidten?",
+    "en": "how do cities reduce car traffic downtown?",
+}
+
+
+@pytest.mark.parametrize("code", sorted(QUERIES))
+def test_query_detector_puts_the_query_language_first(code: str) -> None:
+    scores = query_language_scores(QUERIES[code])
+    assert max(scores, key=scores.__getitem__) == code
+    assert set(scores) <= {"fi", "sv", "nb", "da", "en"}  # German noise never reaches the weights
 
 
 def test_nynorsk_maps_to_nb() -> None:
