@@ -31,7 +31,10 @@ SETS = {  # product language -> file of sentences
     "fi": "tatoeba.fin-eng.fin", "sv": "tatoeba.swe-eng.swe", "da": "tatoeba.dan-eng.dan",
     "nb": "tatoeba.nob-eng.nob", "nn": "tatoeba.nno-eng.nno", "en": "tatoeba.fin-eng.eng",
 }  # fmt: skip
-MODES = {"full": "get_detector", "query": "get_query_detector"}  # label -> ingest.language builder
+MODES = {  # label -> (ingest.language builder, its scores function)
+    "full": ("get_detector", "language_scores"),
+    "query": ("get_query_detector", "query_language_scores"),
+}
 
 BUILD = """
 import time
@@ -68,23 +71,24 @@ def main() -> None:
     texts = {code: (TATOEBA / name).read_text(encoding="utf-8").splitlines() for code, name in SETS.items()}
 
     report: dict[str, dict] = {}
-    for label, fn in MODES.items():
-        detector = getattr(language, fn)()
+    for label, (build, score) in MODES.items():
+        scores_of = getattr(language, score)
         rows: dict[str, dict[str, float]] = {}
         for code, sentences in texts.items():
             gold = "nb" if code == "nn" else code
             truth = offsets.query_offset({gold: 1.0})
-            top = mass = err = none = 0.0
+            top = mass = err = 0.0
             for s in sentences:
-                scores = language._to_scores(detector.compute_language_confidence_values(s))
+                scores = scores_of(s)
                 top += bool(scores) and max(scores, key=scores.__getitem__) == gold
                 mass += scores.get(gold, 0.0)
                 err += float(np.linalg.norm(offsets.query_offset(scores or None) - truth))
-                none += float(np.linalg.norm(truth))
             n = len(sentences)
-            rows[code] = {"top1": top / n, "mass": mass / n, "error": err / n, "error_none": none / n}
+            rows[code] = {
+                "top1": top / n, "mass": mass / n, "error": err / n, "error_none": float(np.linalg.norm(truth)),
+            }  # fmt: skip
         mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in next(iter(rows.values()))}
-        report[label] = {"build_s": build_seconds(fn), "languages": rows, "mean": mean}
+        report[label] = {"build_s": build_seconds(build), "languages": rows, "mean": mean}
 
     print(f"{'detector':9} {'lang':5} {'top-1':>6} {'mass':>6} {'error':>7} {'none':>7}")
     for label, rep in report.items():
