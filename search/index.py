@@ -229,8 +229,8 @@ class SearchIndex:
 
     def warm(self) -> None:
         """Load now what the first search would (a server calls this before it reports ready): the
-        vectors, lexical index, offsets and model, and the query language detector (~0.8 s to build;
-        under load the first searches of a process all waited for it, up to 6 s)."""
+        vectors, lexical index, offsets and model, and the query language detector (under load the
+        first searches of a process all waited for it)."""
         self.space.warm()
         if self.store.model() is not None:
             language_weights("warm-up")

@@ -367,4 +367,4 @@ class VectorSpace:
         self.vectors()
         self.lexical_index()
         self.centering.offsets()
-        self.embedder.embed_queries(["warm-up"])
+        self.embedder.warm()
