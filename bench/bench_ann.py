@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_search import DEFAULT_INDEX, SHARED, ensure_index  # noqa: E402
 
 from nordsearch.search.store import Store  # noqa: E402
 from nordsearch.search.vectors import DEFAULT_HNSW_THRESHOLD, FLAT, HNSW, VectorIndex  # noqa: E402
@@ -52,7 +55,7 @@ def latencies(vi: VectorIndex, queries: np.ndarray, k: int, allowed: np.ndarray 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", type=Path, default=Path("/tmp/nordsearch-dev-index"))
+    ap.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder (built when missing)")
     ap.add_argument("--target", type=int, default=60_000, help="collection size after synthetic growth")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--noise", type=float, default=0.3, help="perturbation (norm of the noise vector)")
@@ -62,6 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
 
+    ensure_index(args.index, SHARED / "corpus")
     store = Store(args.index / "store.sqlite")
     _, real = store.all_vectors()
     store.close()

@@ -24,7 +24,7 @@ transform is cross-validated: 5 folds over the 1,000 pair indices, fit on 4/5, t
 3. Similar cases: each Greens programme's mean passage vector against every other document's; the
    ranks of its translations.
 
-    .venv/bin/python bench/bench_crosslingual.py [--index /tmp/dev-xl] [--json bench/results/crosslingual.json]
+    .venv/bin/python bench/bench_crosslingual.py [--index /tmp/nordsearch-dev-index] [--json bench/results/crosslingual.json]
 
 Embeddings are cached in --cache (default /tmp/xl-cache), keyed by model, prompt side and texts.
 """
@@ -36,13 +36,17 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_search import DEFAULT_INDEX, SHARED, ensure_index  # noqa: E402
+
 TATOEBA = SHARED / "parallel" / "tatoeba"
 CODES = {"fin": "fi", "swe": "sv", "dan": "da", "nob": "nb", "nno": "nb"}  # tatoeba -> product
 FIT_CODES = ("fin", "swe", "dan", "nob")  # nno: scored only, with nb's transform
@@ -311,7 +315,7 @@ def pm(s: dict[str, float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", type=Path, default=Path("/tmp/dev-xl"), help="a built index of the corpus")
+    ap.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder (built when missing)")
     ap.add_argument("--queries", type=Path, default=SHARED / "eval" / "dev" / "queries.jsonl")
     ap.add_argument("--qrels", type=Path, default=SHARED / "eval" / "dev" / "qrels.tsv")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/xl-cache"))
@@ -320,6 +324,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from nordsearch.search.centering import LanguageOffsets
 
+    ensure_index(args.index, SHARED / "corpus")
     embed = Cached(args.cache)
     data = tatoeba(embed)
     offsets = LanguageOffsets.compute(lambda t: embed(t, "passage"), lambda t: embed(t, "query"))

@@ -1,7 +1,7 @@
 """Retrieval benchmark: the dev-set evaluation (nDCG@10, Recall@10/@100, MRR@10, P@5, cross-lingual
 Recall@10) for every mode, on an index of the shared corpus (built first if it is missing).
 
-    .venv/bin/python bench/bench_retrieval.py /tmp/nordsearch-dev-index [--json out.json]
+    .venv/bin/python bench/bench_retrieval.py [/tmp/nordsearch-dev-index] [--json out.json]
 """
 
 from __future__ import annotations
@@ -9,18 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_search import DEFAULT_INDEX, SHARED, ensure_index  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("index", type=Path, help="index folder (built from --corpus when missing)")
+    ap.add_argument(
+        "index",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_INDEX,
+        help="index folder (built from --corpus when missing)",
+    )
     ap.add_argument("--corpus", type=Path, default=SHARED / "corpus")
     ap.add_argument("--queries", type=Path, default=SHARED / "eval" / "dev" / "queries.jsonl")
     ap.add_argument("--qrels", type=Path, default=SHARED / "eval" / "dev" / "qrels.tsv")
@@ -29,12 +36,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    if not (args.index / "store.sqlite").exists():
-        exe = Path(sys.executable).parent / "nordsearch"
-        print(f"building {args.index} from {args.corpus} (once; takes a while)", file=sys.stderr)
-        subprocess.run(
-            [str(exe), "index", str(args.corpus), "--index", str(args.index), "--quiet"], check=True
-        )
+    ensure_index(args.index, args.corpus)
 
     from nordsearch.api.service import open_index
     from nordsearch.ingest.settings import Settings
