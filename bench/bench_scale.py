@@ -4,7 +4,7 @@ Each size is a synthetic index grown from the real index of the shared corpus (b
 real passages rewritten word by word, real vectors plus noise; written through the product's own
 write path and cached under --work). For each size, in one run:
 
-1. `nordsearch serve` on it: seconds until /ready, resident memory after start and after the queries;
+1. `nordsearch serve` on it (one process, so that "cached" means one query cache): seconds until /ready, resident memory after start and after the queries;
 2. GET /search latency p50/p95/p99 (hybrid, k=10): first time each query is asked (its embedding
    computed), repeated (embedding cached), group=document, and filtered by language, theme and country
    (each filtered request must still return k results);
@@ -106,7 +106,10 @@ def timed_post(client: Any, q: str, body: dict[str, Any]) -> tuple[float, dict[s
 def http_phase(index: Path, texts: list[str], filters: list[dict[str, Any]]) -> dict[str, Any]:
     import httpx
 
-    server = Server(index)
+    # One process, as in bench_search: with one per core a keep-alive connection is recycled every
+    # few answers and lands on either process, so half of the "cached" queries met a process that
+    # had never seen them (cached p95 came out as high as uncached). One client needs one process.
+    server = Server(index, processes=1)
     out: dict[str, Any] = {}
     try:
         server.start()

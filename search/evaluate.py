@@ -154,26 +154,65 @@ def evaluate(
         report.groups["all"] = _mean(list(rows.values()), METRICS)
         xl = [rows[q.qid] for q in judged if q.cross_lingual]
         report.groups["cross-lingual"] = {**_mean(xl, METRICS), **_mean(xl, ("xl_recall@10",))}
+        mono = [rows[q.qid] for q in judged if not q.cross_lingual]
+        report.groups["monolingual"] = _mean(mono, METRICS)
         for lang in sorted({q.lang for q in judged if q.lang}):
             report.groups[f"lang:{lang}"] = _mean([rows[q.qid] for q in judged if q.lang == lang], METRICS)
         for g in report.groups.values():
             g["queries"] = 0.0
         report.groups["all"]["queries"] = float(len(judged))
         report.groups["cross-lingual"]["queries"] = float(len(xl))
+        report.groups["monolingual"]["queries"] = float(len(mono))
         for lang in {q.lang for q in judged if q.lang}:
             report.groups[f"lang:{lang}"]["queries"] = float(sum(1 for q in judged if q.lang == lang))
         reports.append(report)
     return reports
 
 
+# how the table names the modes (README's "Retrieval quality" shows this table as printed)
+_MODE_LABELS = {
+    "hybrid": "hybrid (default)",
+    "dense": "dense (centred vectors, hub correction)",
+    "lexical": "lexical (BM25)",
+    "baseline": "baseline: the model alone",
+}
+_HEADERS = {
+    "ndcg@10": "nDCG@10",
+    "recall@10": "R@10",
+    "recall@100": "R@100",
+    "mrr@10": "MRR@10",
+    "p@5": "P@5",
+}
+
+
 def format_table(reports: list[ModeReport]) -> str:
-    cols = (*METRICS, "xl_recall@10")
-    lines = [f"{'mode':8} {'group':14} {'n':>3} " + " ".join(f"{c:>11}" for c in cols)]
+    """Two Markdown tables, the ones the README shows: every metric per mode over all queries, and
+    nDCG@10 per query group (language, cross-lingual, monolingual)."""
+    if not reports:
+        return ""
+    first = reports[0].groups
+    xl_n = int(first.get("cross-lingual", {}).get("queries", 0))
+    head = ["mode", *(_HEADERS[m] for m in METRICS), f"xl R@10 ({xl_n} cross-lingual queries)"]
+    lines = [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
     for rep in reports:
-        for group, values in rep.groups.items():
-            cells = " ".join(f"{values[c]:11.3f}" if c in values else f"{'':11}" for c in cols)
-            lines.append(f"{rep.mode:8} {group:14} {int(values.get('queries', 0)):3d} {cells}")
+        values = rep.groups["all"]
+        cells = [f"{values[m]:.3f}" for m in METRICS]
+        xl = rep.groups.get("cross-lingual", {})
+        cells.append(f"{xl['xl_recall@10']:.3f}" if xl.get("queries") else "")
+        lines.append(_row([_MODE_LABELS.get(rep.mode, rep.mode), *cells]))
+    groups = [g for g in first if g.startswith("lang:")] + [
+        g for g in ("cross-lingual", "monolingual") if g in first
+    ]
+    names = [f"{g.removeprefix('lang:')} ({int(first[g]['queries'])})" for g in groups]
+    lines += ["", _row(["nDCG@10 by query group", *names]), _row(["---"] + ["---:"] * len(names))]
+    for rep in reports:
+        cells = [f"{rep.groups[g]['ndcg@10']:.3f}" if rep.groups[g].get("queries") else "" for g in groups]
+        lines.append(_row([_MODE_LABELS.get(rep.mode, rep.mode), *cells]))
     return "\n".join(lines)
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def to_json(reports: list[ModeReport]) -> dict:

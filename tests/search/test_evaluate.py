@@ -9,6 +9,7 @@ from nordsearch.search.evaluate import (
     doc_key,
     document_ranking,
     evaluate,
+    format_table,
     load_qrels,
     load_queries,
     mrr,
@@ -67,6 +68,15 @@ def test_evaluate_groups_by_language_and_cross_lingual(tmp_path: Path):
     assert report.groups["lang:sv"]["mrr@10"] == pytest.approx(0.5)
     assert report.groups["cross-lingual"]["xl_recall@10"] == pytest.approx(1.0)
     assert report.groups["all"]["queries"] == 2
+    assert report.groups["monolingual"]["mrr@10"] == pytest.approx(0.5)
+    table = format_table([report]).splitlines()  # the Markdown the README shows
+    assert table[0] == "| mode | nDCG@10 | R@10 | R@100 | MRR@10 | P@5 | xl R@10 (1 cross-lingual queries) |"
+    assert (
+        table[2]
+        == "| dense (centred vectors, hub correction) | 0.815 | 1.000 | 1.000 | 0.750 | 0.200 | 1.000 |"
+    )
+    assert table[4] == "| nDCG@10 by query group | fi (1) | sv (1) | cross-lingual (1) | monolingual (1) |"
+    assert table[6].startswith("| dense (centred vectors, hub correction) | 1.000 | 0.631 | 1.000 | 0.631 |")
 
 
 def test_bad_qrels_line_names_file_and_line(tmp_path: Path):

@@ -85,9 +85,14 @@ def test_eval_command_prints_the_table(corpus_index: Path, e5_model_dir: Path, t
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert lines[0].split()[:4] == ["mode", "group", "n", "ndcg@10"]
-    assert any(line.startswith("hybrid") and "cross-lingual" in line for line in lines)
+    lines = proc.stdout.splitlines()  # the README's Markdown tables
+    assert lines[0].startswith("| mode | nDCG@10 | R@10 |") and "(1 cross-lingual queries)" in lines[0]
+    assert [line.split(" | ")[0] for line in lines[2:5]] == [
+        "| hybrid (default)",
+        "| dense (centred vectors, hub correction)",
+        "| baseline: the model alone",
+    ]
+    assert "| nDCG@10 by query group |" in proc.stdout
     report = json.loads(out.read_text(encoding="utf-8"))
     assert set(report) == {"hybrid", "dense", "baseline"}
     assert report["hybrid"]["groups"]["all"]["ndcg@10"] > 0.5
