@@ -78,10 +78,6 @@ class PrefetchEmbedder:
         with self._model_lock:
             return self.inner.embed_queries(texts)
 
-    def warm(self) -> None:
-        with self._model_lock:
-            self.inner.warm()
-
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self.embed_passages_with_sentences(texts, None)[0]
 

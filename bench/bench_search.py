@@ -173,25 +173,16 @@ class PlainEncoder:
 
 class ProductEncoder(PlainEncoder):
     """The product's own embedder (search.get_embedder: precision "auto", its own forward pass),
-    for reference: where the server's time per first-time query goes. ``warmed``: as in the
-    server, after Embedder.warm() (torch bf16 where the CPU has it); else as in a one-shot CLI
-    search (numpy fp32, no torch import)."""
+    for reference: where the server's time per first-time query goes."""
 
-    def __init__(self, warmed: bool) -> None:
-        from nordsearch.search.embedder import SentenceTransformerEmbedder, get_embedder
+    def __init__(self) -> None:
+        from nordsearch.search.embedder import get_embedder
 
         started = time.perf_counter()
-        shared = get_embedder(Settings())
-        if warmed:
-            self.embedder = shared
-            self.embedder.warm()
-        else:  # its own instance: the shared one is warmed
-            self.embedder = SentenceTransformerEmbedder(
-                shared.model, batch_size=shared.batch_size, precision=shared.precision
-            )
-            self.embedder.embed_queries(["warm-up"])  # loads the model
+        self.embedder = get_embedder(Settings())
+        self.embedder.embed_queries(["warm-up"])  # loads the model
         self.load_s = time.perf_counter() - started
-        self.path = f"warmed server, {shared.precision}" if warmed else "one-shot CLI, numpy fp32"
+        self.precision = getattr(self.embedder, "precision", None)
         for text in ("lämpö", "bostäder och trafik"):
             self.encode(text)
 
@@ -522,16 +513,15 @@ def table(report: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = []
     enc = report["encode"]
     rows.append(("plain encode (st fp32), p50", f"{enc['p50']:.1f} ms", f"p95 {enc['p95']:.1f}"))
-    for key in ("product_encode_cli", "product_encode"):
-        prod = report.get(key)
-        if prod:
-            rows.append(
-                (
-                    f"product embed_queries, {prod['path']}, p50",
-                    f"{prod['p50']:.1f} ms",
-                    f"p95 {prod['p95']:.1f}; reference, not the yardstick",
-                )
+    prod = report.get("product_encode")
+    if prod:
+        rows.append(
+            (
+                f"product embed_queries ({prod['precision']}), p50",
+                f"{prod['p50']:.1f} ms",
+                f"p95 {prod['p95']:.1f}; reference, not the yardstick",
             )
+        )
     srv = report.get("server")
     if srv:
         rows.append(
@@ -683,9 +673,8 @@ def main() -> int:
 
     phase(f"1/5 plain encoding of {len(texts)} queries")
     encoder = PlainEncoder()
-    product_cli, product = ProductEncoder(warmed=False), ProductEncoder(warmed=True)
+    product = ProductEncoder()
     encode_a = encoder.timed_pass(texts)
-    product_cli_a = product_cli.timed_pass(texts)
     product_a = product.timed_pass(texts)
 
     phase("2/5 server latency (one process)")
@@ -722,18 +711,13 @@ def main() -> int:
     # the second pass runs after the server, so the ratio is not skewed by load that came and went
     phase("1/5 plain encoding, second pass")
     encode_b = encoder.timed_pass(texts)
-    product_cli_b = product_cli.timed_pass(texts)
     product_b = product.timed_pass(texts)
     report["encode"] = summary(encode_a + encode_b)
     report["encode"]["pass_p50"] = [pct(encode_a, 50), pct(encode_b, 50)]
     report["encode"]["load_s"] = encoder.load_s
     report["product_encode"] = summary(product_a + product_b)
     report["product_encode"]["pass_p50"] = [pct(product_a, 50), pct(product_b, 50)]
-    report["product_encode"]["path"] = product.path
-    report["product_encode_cli"] = summary(product_cli_a + product_cli_b)
-    report["product_encode_cli"]["pass_p50"] = [pct(product_cli_a, 50), pct(product_cli_b, 50)]
-    report["product_encode_cli"]["path"] = product_cli.path
-    del product_cli
+    report["product_encode"]["precision"] = product.precision
     del encoder  # the product's embedder stays: part 5's index uses the same cached instance
 
     phase("4/5 cold CLI")

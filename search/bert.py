@@ -1,14 +1,13 @@
 """A BERT encoder read straight from a sentence-transformers model directory: torch for batches
-of passages and a warmed server's queries, numpy for a one-shot process's query.
+of passages, numpy for a query.
 
 Why not ``transformers``: importing it costs ~3.5 s before a single weight is read, which is most of
 a cold ``nordsearch search`` on a 2-core machine. The encoder stack is a few dozen lines, so for
 the model layout nordsearch ships (BertModel, absolute positions, mean pooling, see
 ``local_layout``) we run it ourselves: ``tokenizers`` + ``safetensors`` load in milliseconds. A
-query in a one-shot process (a CLI search) runs in numpy: importing torch alone costs ~1.4 s, more
-than it saves, and the numbers are the same fp32 computation. Passages, in batches, run in torch
-(bf16 autocast, search.embedder), and so do queries once a long-lived process has warmed the
-embedder (the server: 12 vs 18 ms a query, bench_search). Any other layout goes through
+query (one short text) runs in numpy: importing torch alone costs ~1.4 s, the forward pass of ~20
+tokens is a few milliseconds either way, and the numbers are the same fp32 computation. Passages,
+in batches, run in torch (bf16 autocast, search.embedder). Any other layout goes through
 sentence-transformers unchanged. tests/search/test_bert.py holds both to sentence-transformers.
 """
 

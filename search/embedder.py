@@ -28,10 +28,6 @@ class Embedder(Protocol):
 
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
-    def warm(self) -> None:
-        """Load the model now: a long-lived process (the server) calls this before it is ready."""
-        ...
-
 
 def model_display_name(model: str) -> str:
     """The name recorded in the index: a local model directory's basename, or the hub name as given."""
@@ -94,9 +90,6 @@ class SentenceTransformerEmbedder:
         self._st: Any = None
         self._dimension: int | None = None
         self._direct = False  # the module layout allows running the encoder ourselves
-        # Queries run in numpy until warm(): a one-shot CLI search would pay ~1.4 s importing torch
-        # to save ~10 ms; a warmed process (the server) has paid it and takes bf16 (bench_search).
-        self._torch_queries = False
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -148,7 +141,7 @@ class SentenceTransformerEmbedder:
         from nordsearch.search.bert import BertEncoder
 
         st = self._load()
-        if kind == "query" and isinstance(st, BertEncoder) and not self._torch_queries:
+        if kind == "query" and isinstance(st, BertEncoder):
             return _numpy_queries(st, [self._prompt(st, kind) + t for t in texts], self.batch_size)
         if self._direct:
             return self._forward(st, texts, kind, None)[0]
@@ -170,14 +163,9 @@ class SentenceTransformerEmbedder:
         import numpy as np
         import torch
 
-        from nordsearch.search.bert import BertEncoder
-
         prompt = self._prompt(st, kind)
-        # Autocast recasts a transformers model's weights on every call, which one short query does
-        # not pay back; our own encoder casts them once (BertEncoder._bf16_linears), so it gains
-        # even there: 10.6 vs 17-21 ms for one query on 2 cores (bench_search).
-        own = isinstance(st, BertEncoder)
-        bf16 = self.precision == "bf16" and (len(texts) > 1 or kind == "passage" or own)
+        # bf16 pays on batches of passages; one short query runs faster in fp32 (bench_search)
+        bf16 = self.precision == "bf16" and (len(texts) > 1 or kind == "passage")
         ids, offsets, run, pad, hidden_size = _tokenized(st, [prompt + t for t in texts], spans is not None)
         out = np.zeros((len(texts), hidden_size), dtype=np.float32)
         sentences: list[np.ndarray] = [np.zeros((0, out.shape[1]), np.float32)] * len(texts)
@@ -208,16 +196,6 @@ class SentenceTransformerEmbedder:
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, "query")
-
-    def warm(self) -> None:
-        """Load the model and, where the CPU has native bf16, move queries to the torch bf16 path
-        (resolving the precision imports torch), with the weights cast now, not on a first search."""
-        from nordsearch.search.bert import BertEncoder
-
-        st = self._load()
-        if isinstance(st, BertEncoder) and self.precision == "bf16":
-            self._torch_queries = True
-        self._encode(["warm-up"], "query")
 
     def embed_passages_with_sentences(
         self, texts: list[str], spans: Sequence[Spans]

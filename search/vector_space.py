@@ -367,4 +367,4 @@ class VectorSpace:
         self.vectors()
         self.lexical_index()
         self.centering.offsets()
-        self.embedder.warm()
+        self.embedder.embed_queries(["warm-up"])

@@ -47,9 +47,6 @@ class FakeEmbedder:
     def embed_queries(self, texts):
         return np.ones((len(texts), 4), dtype=np.float32)
 
-    def warm(self):
-        pass
-
 
 class FakeIndex:
     def __init__(self, holder):

@@ -38,9 +38,6 @@ class FakeEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._embed(texts)
 
-    def warm(self) -> None:
-        pass  # nothing to load
-
 
 def make_file(
     doc_id: str,
