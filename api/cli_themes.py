@@ -99,7 +99,7 @@ def themes_optimize(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
 ) -> None:
     """Pick the tagger's thresholds that maximise micro-F1 on gold sets (cross-validated)."""
-    from nordsearch.ingest.theme_eval import optimize
+    from nordsearch.ingest.theme_calibration import optimize
 
     tagger, ingest_fn, embed = _theme_eval_parts()
     result = optimize(

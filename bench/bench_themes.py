@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 from nordsearch.ingest import theme_eval as te  # noqa: E402
 from nordsearch.ingest.taxonomy import load_taxonomy  # noqa: E402
+from nordsearch.ingest.theme_calibration import cross_validate  # noqa: E402
 from nordsearch.ingest.themes import ThemeTagger  # noqa: E402
 
 SHARED = REPO / ".." / "shared"
@@ -84,7 +85,7 @@ def main() -> None:
         print(f"({len(items)} items in {time.perf_counter() - started:.1f} s)")
         if args.cv >= 2:
             docs = [ev for ev in evidence if ev.item.text is None]
-            cv_f1, _ = te.cross_validate(docs, tagger, args.cv)
+            cv_f1, _ = cross_validate(docs, tagger, args.cv)
             print(f"document micro-F1, {args.cv}-fold cross-validated thresholds: {cv_f1:.3f}")
         if args.json is not None:
             target = (

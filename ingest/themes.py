@@ -10,7 +10,7 @@ Two kinds of evidence are mixed, because each fails where the other works:
   it is turned into a contrast between themes before use.
 
 Scores are in [0, 1]; per-theme thresholds (ingest/theme_thresholds.yaml, written by
-``ingest.theme_eval.optimize``) decide what is kept. The thresholds favour precision: a passage with no
+``ingest.theme_calibration.optimize``) decide what is kept. The thresholds favour precision: a passage with no
 theme is better than a passage with a wrong one. Everything is deterministic: no sampling, ties broken
 by taxonomy order.
 """
@@ -115,7 +115,9 @@ def load_thresholds(path: str | Path | None = None) -> ThemeThresholds:
 def save_thresholds(thresholds: ThemeThresholds, path: str | Path, comment: str = "") -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    header = "# Theme decision thresholds, written by ingest.theme_eval.optimize; see ingest/themes.py.\n"
+    header = (
+        "# Theme decision thresholds, written by ingest.theme_calibration.optimize; see ingest/themes.py.\n"
+    )
     if comment:
         header += "".join(f"# {line}\n" for line in comment.splitlines())
     target.write_text(header + yaml.safe_dump(thresholds.to_dict(), sort_keys=False, allow_unicode=True))

@@ -11,7 +11,8 @@ import pytest
 
 from nordsearch.ingest.records import Document, IngestedFile, Passage
 from nordsearch.ingest.taxonomy import load_taxonomy
-from nordsearch.ingest.theme_eval import compute_metrics, evaluate, optimize, read_gold
+from nordsearch.ingest.theme_calibration import optimize
+from nordsearch.ingest.theme_eval import compute_metrics, evaluate, read_gold
 from nordsearch.ingest.themes import ThemeTagger, ThemeThresholds, load_thresholds
 
 DATA = Path(__file__).resolve().parents[1] / "data"
