@@ -224,10 +224,13 @@ def to_json(reports: list[ModeReport]) -> dict:
     return {rep.mode: {"groups": rep.groups, "per_query": rep.per_query} for rep in reports}
 
 
-def rank_with_index(index: SearchIndex, k: int = 100) -> Callable[[EvalQuery, str], list[str]]:
+def rank_with_index(
+    index: SearchIndex, k: int = 100, **request_fields: float
+) -> Callable[[EvalQuery, str], list[str]]:
     """A ``rank`` for ``evaluate`` that runs the product's own search: documents (group="document",
     so each document's rank is its best passage's) without snippets, which scoring never reads.
-    Mode ``BASELINE`` ranks passages by plain cosine instead (see above)."""
+    Mode ``BASELINE`` ranks passages by plain cosine instead (see above). ``request_fields`` set
+    other SearchRequest fields (hub_weight=..., for a tuning bench)."""
     from nordsearch.search.query import SearchRequest
 
     plain: list[tuple[np.ndarray, list[str]]] = []  # loaded on first use
@@ -246,7 +249,14 @@ def rank_with_index(index: SearchIndex, k: int = 100) -> Callable[[EvalQuery, st
     def rank(query: EvalQuery, mode: str) -> list[str]:
         if mode == BASELINE:
             return rank_plain(query.text)
-        request = SearchRequest(q=query.text, k=k, mode=mode, group="document", snippets=False)  # type: ignore[arg-type]
+        request = SearchRequest(
+            q=query.text,
+            k=k,
+            mode=mode,
+            group="document",
+            snippets=False,
+            **request_fields,  # type: ignore[arg-type]
+        )
         return [hit.source for hit in index.search(request).results]
 
     return rank
