@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -76,6 +77,10 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         holder.load()
+        # What start-up loaded (FastAPI, pydantic, the index's tables) lives as long as the process:
+        # out of the collector's reach, a full collection no longer walks it in the middle of a
+        # search (measured at 100k passages: pauses of up to 50 ms, a few per 300 searches).
+        gc.freeze()
         if holder.index is not None:
             jobs.start()  # jobs queued before a restart (or by another server process) run now
         yield
