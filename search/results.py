@@ -11,9 +11,9 @@ from nordsearch.search.duplicates import DuplicateFinder
 from nordsearch.search.quantize import unpack
 from nordsearch.search.query import SearchHit, SearchRequest
 from nordsearch.search.snippets import (
+    TermMatcher,
     build_snippet,
     choose_best,
-    matched_spans,
     query_terms,
     sentence_spans,
 )
@@ -113,6 +113,7 @@ def add_snippets(
     import numpy as np
 
     terms = query_terms(q)
+    matcher = TermMatcher(terms)
     language_offsets = offsets() if qv is not None else None
     nested = [p for hit in hits for p in hit.passages[1:]]
     for h in hits + nested:
@@ -125,7 +126,7 @@ def add_snippets(
             sims = matrix @ qv
         spans = spans or sentence_spans(h.text, h.language)
         texts = [h.text[s:e] for s, e in spans]
-        matches = matched_spans(h.text, h.language, terms)  # once per passage, counted per sentence
+        matches = matcher.spans(h.text, h.language)  # once per passage, counted per sentence
         starts = [a for a, _ in matches]
         counts = [bisect.bisect_left(starts, e) - bisect.bisect_left(starts, s) for s, e in spans]
         best = (

@@ -46,20 +46,50 @@ def sentence_spans(text: str, language: str) -> list[tuple[int, int]]:
 
 def matched_spans(text: str, language: str, query_terms: set[str]) -> list[list[int]]:
     """[start, end) of the words of ``text`` whose analysed terms (in ``language``) are query terms."""
-    if not query_terms:
-        return []
-    lang = language if language in lexical.LANGUAGES else "en"
-    lowered = text.lower()
-    if len(lowered) != len(text) or not unicodedata.is_normalized("NFKC", text):
-        return _matched_spans_wordwise(text, lang, query_terms)
-    # the common case: offsets of the lowered text are the text's, so each distinct word is judged
-    # once and only the matching ones are located (this runs for every hit of every search)
-    hits = {
-        w for w in set(_WORD_RE.findall(lowered)) if not query_terms.isdisjoint(lexical.word_terms(w, lang))
-    }
-    if not hits:
-        return []
-    return [[m.start(), m.end()] for m in _WORD_RE.finditer(lowered) if m.group() in hits]
+    return TermMatcher(query_terms).spans(text, language)
+
+
+class TermMatcher:
+    """matched_spans for many passages of one search: each distinct word of a language is judged
+    against the query's terms once for the whole page of hits, not once per passage (the hits of
+    a search share most of their words; this runs for every hit of every search)."""
+
+    def __init__(self, query_terms: set[str]) -> None:
+        self.terms = query_terms
+        self._judged: dict[str, tuple[set[str], set[str]]] = {}  # language -> (matching, not)
+
+    def spans(self, text: str, language: str) -> list[list[int]]:
+        if not self.terms:
+            return []
+        lang = language if language in lexical.LANGUAGES else "en"
+        lowered = text.lower()
+        if len(lowered) != len(text) or not unicodedata.is_normalized("NFKC", text):
+            return _matched_spans_wordwise(text, lang, self.terms)
+        # the common case: offsets of the lowered text are the text's
+        matching, other = self._judged.setdefault(lang, (set(), set()))
+        words = set(_WORD_RE.findall(lowered))
+        for word in words - matching - other:
+            (other if self.terms.isdisjoint(lexical.word_terms(word, lang)) else matching).add(word)
+        hits = words & matching
+        return _occurrences(lowered, hits) if hits else []
+
+
+def _occurrences(lowered: str, words: set[str]) -> list[list[int]]:
+    """[start, end) of every whole-word occurrence of ``words`` in ``lowered``, in text order: a
+    few str.find scans instead of walking every word of the passage in Python. A whole word is a
+    maximal run of characters that str.isalnum accepts: exactly the characters _WORD_RE matches."""
+    out: list[list[int]] = []
+    n = len(lowered)
+    for word in words:
+        size = len(word)
+        at = lowered.find(word)
+        while at >= 0:
+            end = at + size
+            if (at == 0 or not lowered[at - 1].isalnum()) and (end == n or not lowered[end].isalnum()):
+                out.append([at, end])
+            at = lowered.find(word, at + 1)
+    out.sort()
+    return out
 
 
 def _matched_spans_wordwise(text: str, lang: str, query_terms: set[str]) -> list[list[int]]:
