@@ -476,3 +476,17 @@ def test_a_saved_index_carrying_a_pickle_is_refused_without_running_it(tmp_path)
         np.savez(fh, meta=np.array([_Payload(marker)], dtype=object))
     assert LexicalIndex.load(path) is None  # rebuilt from the store by its caller, never unpickled
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("candidates", "admitted", "span"), [(50, 5000, 10_000), (5000, 6000, 10_000), (5000, 60, 10**9)]
+)
+def test_members_by_lookup_or_mask_is_set_membership(candidates, admitted, span):
+    """_members answers by binary search (few candidates, or ids spread thin) or by a mask over
+    the id range (many): both are plain membership, ids past the largest admitted one included."""
+    from nordsearch.search.lexical_index import _members
+
+    rng = np.random.default_rng(candidates)
+    allowed = np.unique(rng.integers(0, span, admitted))
+    ids = rng.integers(0, span + 100, candidates)
+    np.testing.assert_array_equal(_members(ids, allowed), np.isin(ids, allowed))

@@ -98,6 +98,29 @@ def test_hnsw_filter_keeping_a_large_share_finds_the_admitted_best_even_far_from
     np.testing.assert_allclose(scores[0], exact, atol=2e-3)  # float16 storage
 
 
+@pytest.mark.parametrize("share", [2, 3, 97])  # walk (merged with the filtered walk), scan, exact
+def test_sparse_ids_search_as_dense_ones(share):
+    """Ids far sparser than their count (heavy churn) are looked up by binary search instead of
+    the id -> position table: the same filtered answers, the same masked deletions."""
+    ids, m = _data(3000)
+    sparse = ids * 100_000 + 7
+    near, far = (
+        VectorIndex.build(ids, m, hnsw_threshold=1000),
+        VectorIndex.build(sparse, m, hnsw_threshold=1000),
+    )
+    near.remove(ids[5::50])
+    far.remove(sparse[5::50])
+    assert near._live().slots is not None and far._live().slots is None
+    for q in (m[5], m[6], -m[6]):
+        allowed = ids[::share]
+        a_scores, a = near.search(q[None, :], 10, allowed)
+        b_scores, b = far.search(q[None, :], 10, allowed * 100_000 + 7)
+        assert (a >= 0).all() and not set(a[0]) & set(ids[5::50])
+        assert list(b[0]) == [i * 100_000 + 7 for i in a[0]]
+        np.testing.assert_array_equal(a_scores, b_scores)
+    assert list(far.live_subset(sparse[:4])) == list(sparse[:4]) and not len(far.live_subset(sparse[5:6]))
+
+
 def test_add_and_remove_flat():
     ids, m = _data(20)
     vi = VectorIndex.build(ids[:10], m[:10])
