@@ -42,7 +42,11 @@ def test_processes_share_the_port_and_see_each_others_writes(corpus_index: Path,
     copy_index(corpus_index, index)
     proc, base = start_server(index, _env())
     try:
-        assert len(_answering_processes(base)) == 2
+        pids = _answering_processes(base)
+        assert len(pids) == 2
+        for pid in pids:  # FAISS's OpenMP threads sleep between searches (api.serve.OMP_ENV)
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert b"OMP_WAIT_POLICY=PASSIVE" in environ
         doc = tmp_path / "lulea.md"
         doc.write_text(
             "# Snöröjning i Luleå\n\nLuleå kommun plogar cykelbanorna före bilvägarna varje morgon, och "
