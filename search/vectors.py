@@ -47,11 +47,11 @@ HNSW_FILTER_MIN_SHARE = 0.2
 WALK_TRUSTED_DEPTH = 0.1
 HNSW_EF_SEARCH_MAX = 4096
 FLAT, HNSW = "flat", "hnsw"
-COMPACT_FRACTION = 0.2
+COMPACT_FRACTION = 0.2  # rebuild an HNSW index once this share of its vectors are deleted
 # An id -> FAISS position table (4 bytes an id) is kept while the largest id is below this many
 # times the live count plus SLOT_TABLE_MIN.
 SLOT_TABLE_SPARSITY = 4
-SLOT_TABLE_MIN = 1 << 16  # rebuild an HNSW index once this share of its vectors are deleted
+SLOT_TABLE_MIN = 1 << 16
 
 
 @dataclass(slots=True)
