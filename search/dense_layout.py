@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nordsearch.search.vectors import FLAT, HNSW, MANIFEST_FILE, Manifest
+from nordsearch.search.vector_manifest import MANIFEST_FILE, Manifest
+from nordsearch.search.vectors import FLAT, HNSW
 
 if TYPE_CHECKING:
     import numpy as np

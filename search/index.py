@@ -32,8 +32,9 @@ from nordsearch.search.query import SearchRequest, SearchResponse, SimilarItem
 from nordsearch.search.retrieval import Retriever, language_weights
 from nordsearch.search.similar import SimilarCases
 from nordsearch.search.store import Store
+from nordsearch.search.vector_manifest import MANIFEST_FILE, VECTORS_FILE
 from nordsearch.search.vector_space import VectorSpace
-from nordsearch.search.vectors import DEFAULT_HNSW_THRESHOLD, MANIFEST_FILE, VECTORS_FILE
+from nordsearch.search.vectors import DEFAULT_HNSW_THRESHOLD
 
 if TYPE_CHECKING:
     import numpy as np

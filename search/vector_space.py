@@ -29,7 +29,8 @@ from nordsearch.search.errors import IndexMismatchError
 from nordsearch.search.index_centering import IndexCentering
 from nordsearch.search.locking import ReadWriteLock
 from nordsearch.search.model_cache import ModelCache
-from nordsearch.search.vectors import COMPACT_FRACTION, VECTORS_FILE, VectorIndex, check_manifest
+from nordsearch.search.vector_manifest import VECTORS_FILE, check_manifest
+from nordsearch.search.vectors import COMPACT_FRACTION, VectorIndex
 
 if TYPE_CHECKING:
     import numpy as np

@@ -7,16 +7,8 @@ import numpy as np
 import pytest
 
 from nordsearch.search import vectors as vmod
-from nordsearch.search.errors import IndexMismatchError
-from nordsearch.search.vectors import (
-    FLAT,
-    HNSW,
-    MANIFEST_FILE,
-    VECTORS_FILE,
-    Manifest,
-    VectorIndex,
-    check_manifest,
-)
+from nordsearch.search.vector_manifest import MANIFEST_FILE, VECTORS_FILE, Manifest, check_manifest
+from nordsearch.search.vectors import FLAT, HNSW, VectorIndex
 
 
 def _data(n: int = 500, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -188,21 +180,6 @@ def test_failed_write_leaves_previous_file(tmp_path: Path, monkeypatch):
     assert (tmp_path / VECTORS_FILE).read_bytes() == before
     assert Manifest.read(tmp_path / MANIFEST_FILE).generation == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_FILE, VECTORS_FILE]
-
-
-def test_check_manifest():
-    man = Manifest(
-        model="m", dimension=16, count=3, index_type=FLAT, generation=5, created="x", transform="t1"
-    )
-    assert check_manifest(man, "m", 16, 5, 3, "t1")
-    assert not check_manifest(man, "m", 16, 6, 3, "t1")  # stale: rebuild
-    assert not check_manifest(man, "m", 16, 5, 4, "t1")
-    assert not check_manifest(man, "m", 16, 5, 3, "t2")  # e.g. new hub scores
-    assert not check_manifest(man, "m", 17, 5, 3, "t2")  # another transform may change the dimension
-    with pytest.raises(IndexMismatchError, match="--rebuild"):
-        check_manifest(man, "m", 384, 5, 3, "t1")
-    with pytest.raises(IndexMismatchError):
-        check_manifest(man, "other", 16, 5, 3, "t1")
 
 
 def test_load_missing_or_corrupt(tmp_path: Path):
