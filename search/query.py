@@ -44,8 +44,8 @@ class SearchRequest:
     # of its best passages under ``passages``; k and offset then count documents.
     group: Group = "passage"
     passages_per_document: int = 3
-    # Snippet, highlighted terms and best sentence for each returned hit (costs one small
-    # embedding call per page; evaluation turns it off).
+    # Snippet, highlighted terms and best sentence for each returned hit (no model call: the
+    # sentence vectors are stored at index time; evaluation turns it off as scoring never reads it).
     snippets: bool = True
     # Collapse passages whose text is the same (or nearly: cosine >= DUPLICATE_COSINE) as a
     # better-ranked one, e.g. the same paragraph in two reports.
