@@ -18,6 +18,7 @@ from nordsearch.api.cli_common import (
     open_for,
     print_json,
     reading,
+    require_index,
 )
 from nordsearch.api.cli_model import model_app
 from nordsearch.api.cli_themes import themes_app
@@ -36,19 +37,22 @@ app.add_typer(model_app, name="model")
 
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders to index.", show_default=False)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files and folders to index.", show_default=False, metavar="PATH")
+    ],
     index: IndexOpt = None,
     workers: Annotated[
         int | None,
         typer.Option(
             help="Extraction processes (0 = cores - 1; default: $NORDSEARCH_WORKERS, else 0).",
             show_default=False,
+            metavar="N",
         ),
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-index unchanged files too.")] = False,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write a JSON report of every file.")
+        Path | None, typer.Option("--report", help="Write a JSON report of every file.", metavar="FILE")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -56,6 +60,9 @@ def index(
     from nordsearch.api.progress import RichProgress
     from nordsearch.search.batch import index_paths
 
+    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:  # a typo, not a batch outcome: say so before anything is opened or indexed
+        fail(f"no such file or folder: {', '.join(missing)}", 2)
     settings = cli_settings()
     with open_for(index, settings, create=True) as idx:
         progress = None if quiet else RichProgress()
@@ -65,11 +72,13 @@ def index(
         )  # fmt: skip
     if report:
         report.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-    for failure in result.failed:
-        typer.echo(f"failed: {failure.source}: {failure.reason} [{failure.code}]", err=True)
+    if progress is None:  # the bar printed each failure as it happened
+        for failure in result.failed:
+            typer.echo(f"failed: {failure.source}: {failure.reason} [{failure.code}]", err=True)
     typer.echo(
         f"{result.count('indexed')} indexed, {result.count('unchanged')} unchanged, "
-        f"{result.count('failed')} failed, {result.count('removed')} removed; "
+        f"{result.count('skipped')} skipped, {result.count('failed')} failed, "
+        f"{result.count('removed')} removed; "
         f"{result.passages} passages in {result.seconds:.1f}s"
         + (" (interrupted: run again to continue)" if result.interrupted else "")
     )
@@ -79,33 +88,43 @@ def index(
 @app.command()
 def search(
     query: Annotated[
-        str, typer.Argument(help="A question or keywords, in any language.", show_default=False)
+        str,
+        typer.Argument(help="A question or keywords, in any language.", show_default=False, metavar="QUERY"),
     ],
-    k: Annotated[int, typer.Option("-k", "--k", help="How many results (1-200).")] = 10,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many results (1-200).", metavar="N")] = 10,
     lang: Annotated[
-        list[str] | None, typer.Option("--lang", help="Only these languages, e.g. fi,sv.")
+        list[str] | None, typer.Option("--lang", help="Only these languages, e.g. fi,sv.", metavar="LANG")
     ] = None,
     theme: Annotated[
-        list[str] | None, typer.Option("--theme", help="Only passages with these themes.")
+        list[str] | None,
+        typer.Option(
+            "--theme", help="Only passages with these themes (`nordsearch themes list`).", metavar="THEME"
+        ),
     ] = None,
     city: Annotated[
-        list[str] | None, typer.Option("--city", help="Only documents of these cities (metadata).")
+        list[str] | None,
+        typer.Option("--city", help="Only documents of these cities (metadata).", metavar="CITY"),
     ] = None,
     country: Annotated[
-        list[str] | None, typer.Option("--country", help="Only documents of these countries (metadata).")
+        list[str] | None,
+        typer.Option("--country", help="Only documents of these countries (metadata).", metavar="COUNTRY"),
     ] = None,
     year_from: Annotated[
-        int | None, typer.Option("--year-from", help="Only documents of this year or later (metadata).")
+        int | None,
+        typer.Option("--year-from", help="Only documents of this year or later (metadata).", metavar="YEAR"),
     ] = None,
     year_to: Annotated[
-        int | None, typer.Option("--year-to", help="Only documents of this year or earlier (metadata).")
+        int | None,
+        typer.Option("--year-to", help="Only documents of this year or earlier (metadata).", metavar="YEAR"),
     ] = None,
     document: Annotated[
-        list[str] | None, typer.Option("--document", help="Only these documents (ids).")
+        list[str] | None, typer.Option("--document", help="Only these documents (ids).", metavar="DOC_ID")
     ] = None,
-    mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.")] = "hybrid",
-    offset: Annotated[int, typer.Option(help="Skip this many results (paging).")] = 0,
-    group: Annotated[str, typer.Option(help="passage, or document: one result per document.")] = "passage",
+    mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.", metavar="MODE")] = "hybrid",
+    offset: Annotated[int, typer.Option(help="Skip this many results (paging).", metavar="N")] = 0,
+    group: Annotated[
+        str, typer.Option(help="passage, or document: one result per document.", metavar="GROUP")
+    ] = "passage",
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -191,12 +210,21 @@ def _marked(hit: dict) -> str:
 
 
 @app.command()
-def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
-    """List the indexed documents."""
+def documents(
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many (default: all).", metavar="N")
+    ] = None,
+    offset: Annotated[
+        int, typer.Option(min=0, help="Skip this many, sorted by title (paging).", metavar="N")
+    ] = 0,
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the indexed documents, sorted by title."""
     from nordsearch.api.service import documents_json
 
     with reading(index, cli_settings(), with_model=False) as idx:
-        data = documents_json(idx)
+        data = documents_json(idx, limit=idx.count_documents() if limit is None else limit, offset=offset)
     if as_json:
         print_json(data)
         return
@@ -235,7 +263,8 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def remove(
     document_ids: Annotated[
-        list[str], typer.Argument(help="Document ids (or unique id prefixes).", show_default=False)
+        list[str],
+        typer.Argument(help="Document ids (or unique id prefixes).", show_default=False, metavar="DOC_ID"),
     ],
     index: IndexOpt = None,
 ) -> None:
@@ -266,21 +295,30 @@ def _resolve_document_id(idx, given: str) -> str | None:
 def eval_(
     queries: Annotated[
         Path,
-        typer.Option("--queries", help="Queries JSONL: {id, text, lang, cross_lingual}.", show_default=False),
+        typer.Option(
+            "--queries",
+            help="Queries JSONL: {id, text, lang, cross_lingual}.",
+            show_default=False,
+            metavar="FILE",
+        ),
     ],
     qrels: Annotated[
-        Path, typer.Option("--qrels", help="TREC qrels: qid 0 docid grade.", show_default=False)
+        Path,
+        typer.Option("--qrels", help="TREC qrels: qid 0 docid grade.", show_default=False, metavar="FILE"),
     ],
     mode: Annotated[
         str,
         typer.Option(
             help="Modes to evaluate, comma-separated; 'baseline' is the model alone "
-            "(raw vectors, no centring or hub correction)."
+            "(raw vectors, no centring or hub correction).",
+            metavar="MODES",
         ),
     ] = "hybrid,dense,lexical,baseline",
     index: IndexOpt = None,
     as_json: JsonOpt = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON report here.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the JSON report here.", metavar="FILE")
+    ] = None,
 ) -> None:
     """Score retrieval on judged queries: nDCG@10, Recall@10/@100, MRR@10, P@5, cross-lingual R@10."""
     from nordsearch.search.evaluate import (
@@ -319,13 +357,20 @@ def eval_(
 @app.command()
 def similar(
     document_id: Annotated[
-        str | None, typer.Argument(help="Document id (or unique prefix).", show_default=False)
+        str | None,
+        typer.Argument(help="Document id (or unique prefix).", show_default=False, metavar="DOC_ID"),
     ] = None,
     passage: Annotated[
-        str | None, typer.Option("--passage", help="A passage id instead of a document.")
+        str | None,
+        typer.Option("--passage", help="A passage id instead of a document.", metavar="PASSAGE_ID"),
     ] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="A file (not indexed) to compare.")] = None,
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=200, help="How many results.")] = 10,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A file (not indexed) to compare.", metavar="PATH")
+    ] = None,
+    k: Annotated[
+        int,
+        typer.Option("-k", "--k", min=1, max=200, help="How many results.", metavar="N"),
+    ] = 10,
     other_languages: Annotated[
         bool,
         typer.Option(
@@ -340,14 +385,14 @@ def similar(
 
     if sum(x is not None for x in (document_id, passage, file)) != 1:
         fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
+    if file is not None and not file.is_file():  # a usage error, found before the model loads
+        fail(f"no such file: {file}", 2)
     with reading(index, cli_settings()) as idx:
         if passage is not None:
             items = idx.similar_passages(passage, k=k, other_languages=other_languages)
             if items is None:
                 raise CliError(f"no passage with id {passage!r}")
         elif file is not None:
-            if not file.is_file():
-                raise CliError(f"no such file: {file}")
             items = idx.similar_to_file(file, k=k, other_languages=other_languages)
         else:
             doc_id = _resolve_document_id(idx, document_id or "")
@@ -371,8 +416,11 @@ def similar(
 @app.command()
 def serve(
     index: IndexOpt = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.", metavar="HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.", metavar="PORT")] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="Start on an empty index (to fill through POST /index).")
+    ] = False,
 ) -> None:
     """Run the HTTP service (OpenAPI docs at /docs, the web page at /), in
     $NORDSEARCH_SERVE_PROCESSES processes (default: one per core, at most 4)."""
@@ -380,11 +428,14 @@ def serve(
     from nordsearch.api.service import resolve_index_dir
 
     settings = cli_settings()
+    index_dir = resolve_index_dir(index, settings)
+    if not create:
+        require_index(index_dir)
     host = host or settings.host
     warning = exposure_warning(host, settings)
     if warning:
         typer.secho(f"nordsearch: {warning}", err=True, fg="red", bold=True)
-    run_server(resolve_index_dir(index, settings), settings, host=host, port=port or settings.port)
+    run_server(index_dir, settings, host=host, port=port or settings.port)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ IndexOpt = Annotated[
         "--index",
         help="Index folder (default: $NORDSEARCH_INDEX, else .nordsearch/index).",
         show_default=False,
+        metavar="DIR",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -45,9 +46,17 @@ def open_for(index: Path | None, settings, *, with_model: bool = True, create: b
     from nordsearch.api.service import open_index, resolve_index_dir
 
     index_dir = resolve_index_dir(index, settings)
-    if not create and not (index_dir / "store.sqlite").exists():
-        raise CliError(f"no index at {index_dir} (run `nordsearch index PATH --index {index_dir}` first)")
+    if not create:
+        require_index(index_dir)
     return open_index(index_dir, settings, with_model=with_model, create=create)
+
+
+def require_index(index_dir: Path) -> None:
+    """A command that reads an index fails on a folder without one, rather than creating it."""
+    from nordsearch.search.index import STORE_FILE
+
+    if not (index_dir / STORE_FILE).exists():
+        raise CliError(f"no index at {index_dir}; run `nordsearch index PATH --index {index_dir}` first")
 
 
 def reading(index: Path | None, settings, *, with_model: bool = True):

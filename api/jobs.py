@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nordsearch.api.job_store import FINISHED, JobKind, JobStatus, JobStore
-from nordsearch.search.batch import FileOutcome, Progress
+from nordsearch.search.batch import STATUSES, FileOutcome, Progress
 from nordsearch.search.embedder import Spans, embed_with_sentences
 
 if TYPE_CHECKING:
@@ -207,10 +207,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         outcomes = list(self.outcomes)
-        counts = {
-            s: sum(1 for o in outcomes if o.status == s)
-            for s in ("indexed", "unchanged", "failed", "removed")
-        }
+        counts = {s: sum(1 for o in outcomes if o.status == s) for s in STATUSES}
         result = None
         if self.result is not None:
             result = {k: v for k, v in self.result.items() if k != "files"}

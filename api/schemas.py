@@ -9,16 +9,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from nordsearch.api.job_store import JobKind, JobStatus
 from nordsearch.ingest.records import LANGUAGE_CODES, LANGUAGES
+from nordsearch.search.batch import Status
 
-_CODE = f"({'|'.join(LANGUAGE_CODES)})"
-# One language code, or several comma-separated ("fi,sv"), as GET parameters are often written.
-Lang = Annotated[str, StringConstraints(pattern=f"^{_CODE}(,{_CODE})*$", max_length=40)]
 UiLang = Literal[LANGUAGE_CODES]  # type: ignore[valid-type]
 LANGUAGE_LIST = ", ".join(LANGUAGES)  # for descriptions: "fi, sv, nb, da, en"
+
+
+def _known_languages(value: str) -> str:
+    unknown = [c for c in value.split(",") if c not in LANGUAGE_CODES]
+    if unknown:  # the message names what is valid: a CLI user and an API client both read it
+        raise ValueError(f"unknown language {unknown[0]!r}; use {LANGUAGE_LIST} (no and nn count as nb)")
+    return value
+
+
+# One language code, or several comma-separated ("fi,sv"), as GET parameters are often written.
+Lang = Annotated[str, StringConstraints(max_length=40), AfterValidator(_known_languages)]
 
 
 def _no_bool(value: Any) -> Any:
@@ -204,7 +221,7 @@ class JobRequest(BaseModel):
 class JobFile(Open):
     source: str
     filename: str | None = Field(default=None, description="The uploaded file's name (uploads only).")
-    status: Literal["indexed", "unchanged", "failed", "removed"]
+    status: Status
     document_id: str | None = None
     passages: int = 0
     code: str | None = Field(default=None, examples=["unsupported_format"])
@@ -216,6 +233,7 @@ class JobProgressOut(Open):
     done: int
     indexed: int
     unchanged: int
+    skipped: int = Field(default=0, description="Files in a folder that are no supported document.")
     failed: int
     removed: int
     passages: int
@@ -224,6 +242,7 @@ class JobProgressOut(Open):
 class JobResult(Open):
     indexed: int
     unchanged: int
+    skipped: int = Field(default=0, description="Files in a folder that are no supported document.")
     failed: int
     removed: int
     passages: int

@@ -158,8 +158,13 @@ def web_router(holder) -> APIRouter:
             return f"{request.url.path}?{urlencode([*params, ('ui', code)])}"
 
         labels = _theme_labels(ui)
+        # the search a document or similar page was reached from (its query string), for the way
+        # back; only ever appended to "/?", so it cannot point anywhere but this page
+        back = request.query_params.get("back", "")
         return {
             "ui": ui,
+            "back": back,
+            "back_url": "/?" + back if back else f"/?ui={ui}",
             "t": LABELS[ui],
             "ui_languages": UI_LANGUAGES,
             "switch_url": switch_url,
@@ -193,6 +198,7 @@ def web_router(holder) -> APIRouter:
             return "/?" + urlencode([*_query_pairs(raw, max(0, new_offset)), ("ui", ctx["ui"])])
 
         ctx["page_url"] = page_url
+        ctx["back"] = urlencode([*_query_pairs(raw, int(raw.get("offset", 0) or 0)), ("ui", ctx["ui"])])
         if not q.strip():
             return render("search.html", ctx)
         try:

@@ -6,6 +6,7 @@ loads and validates it, and answers label/definition look-ups with an English fa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,3 +140,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     with source.open(encoding="utf-8") as fh:
         # the C loader when PyYAML has it: 5x faster, and every process loads this file
         return parse_taxonomy(yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
+
+
+@functools.cache
+def theme_ids() -> tuple[str, ...]:
+    """The shipped taxonomy's theme ids, loaded once: what a theme filter is checked against."""
+    return tuple(load_taxonomy().ids)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from nordsearch.ingest.extract import supported_suffixes
 from nordsearch.ingest.records import IngestedFile, IngestError
@@ -27,7 +27,12 @@ if TYPE_CHECKING:
     from nordsearch.ingest.settings import Settings
     from nordsearch.search.index import SearchIndex
 
-Status = Literal["indexed", "unchanged", "failed", "removed"]
+# What became of each file in a batch; the CLI's summary, the job API and its schema count these.
+# "skipped": a file inside a given folder that is no document nordsearch reads (a spreadsheet, an
+# image): listed so the user sees it was not indexed, but not a failure (a file named on its own
+# with such a type is one).
+Status = Literal["indexed", "unchanged", "skipped", "failed", "removed"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +89,7 @@ class BatchReport:
 
     def to_dict(self) -> dict:
         return {
-            "indexed": self.count("indexed"),
-            "unchanged": self.count("unchanged"),
-            "failed": self.count("failed"),
-            "removed": self.count("removed"),
+            **{status: self.count(status) for status in STATUSES},
             "passages": self.passages,
             "seconds": round(self.seconds, 2),
             "interrupted": self.interrupted,
@@ -113,8 +115,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
 
     Sidecar ``FILE.json`` files and hidden files are not documents, and a folder may list what is not
     a document (sources of generated files, READMEs) in a ``.nordsearchignore`` file: one glob per line,
-    relative to that folder, a trailing ``/`` for folders. A path that does not exist, or a file given by
-    name with an unsupported type, is a failure of its own.
+    relative to that folder, a trailing ``/`` for folders. Other files of an unsupported type inside a
+    folder come back as "skipped" outcomes. A path that does not exist, or a file given by name with an
+    unsupported type, is a failure of its own.
     """
     found: dict[str, Path] = {}
     errors: list[FileOutcome] = []
@@ -129,14 +132,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileOutcome]]:
             if path.suffix.lower() in supported_suffixes():
                 found.setdefault(str(path.resolve()), path)
             else:
-                errors.append(
-                    FileOutcome(
-                        str(path),
-                        "failed",
-                        code="unsupported_format",
-                        reason=f"unsupported file type {path.suffix or '(none)'!r}",
-                    )
-                )
+                errors.append(_unsupported(path, "failed"))
         else:
             errors.append(_missing(path))
     return list(found.values()), errors
@@ -178,11 +174,22 @@ def _walk(folder: Path, rules: list[tuple[Path, str]], seen: set[Path]) -> Itera
         if entry.is_dir():
             yield from _walk(entry, rules, seen)
         elif entry.suffix.lower() not in supported_suffixes():
-            continue
+            if not _is_sidecar(entry):
+                yield _unsupported(entry, "skipped")
         elif entry.is_file():
             yield entry
         else:  # a supported name that is not a readable file: a broken link, a loop, a device
             yield _missing(entry)
+
+
+def _unsupported(path: Path, status: Status) -> FileOutcome:
+    reason = f"unsupported file type {path.suffix or '(none)'!r}"
+    return FileOutcome(str(path), status, code="unsupported_format", reason=reason)
+
+
+def _is_sidecar(entry: Path) -> bool:
+    """``report.pdf.json``: the metadata of ``report.pdf`` (present or not), not a file of its own."""
+    return entry.suffix.lower() == ".json" and Path(entry.stem).suffix.lower() in supported_suffixes()
 
 
 def _ignored(entry: Path, rules: list[tuple[Path, str]]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -32,6 +33,12 @@ def test_help_lists_commands():
     assert proc.returncode == 0
     for command in ("index", "search", "documents", "serve", "stats", "remove", "themes", "model"):
         assert command in proc.stdout
+    # options show what to type, not a Python type
+    for command in ("index", "search", "documents", "similar", "serve", "eval"):
+        text = run(command, "--help", env={"COLUMNS": "200"}).stdout
+        options = text.split("Options:")[1]
+        assert not re.search(r"<(str|int|path|list)", options, re.I) and "--index DIR" in options, options
+    assert "--lang LANG" in run("search", "--help", env={"COLUMNS": "200"}).stdout
 
 
 def test_help_imports_no_heavy_library():
@@ -94,6 +101,23 @@ def test_language_filter_and_documents(corpus_index: Path):
     pdfs = [d for d in docs if d["format"] == "pdf"]
     assert pdfs and all(d["pages"] >= 3 for d in pdfs)
     assert all(d["passage_count"] > 0 for d in docs)
+    proc = run("documents", "--json", "--limit", "2", "--offset", "1", "--index", str(corpus_index))
+    page = json.loads(proc.stdout)
+    assert [d["document_id"] for d in page["documents"]] == [d["document_id"] for d in docs[1:3]]
+    assert page["total"] == len(docs) and page["limit"] == 2 and page["offset"] == 1
+
+
+def test_documents_lists_every_document(tmp_path: Path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(57):  # more than a page of the API (50)
+        (folder / f"note{i:02d}.txt").write_text(f"Pyöräpysäköinti asemalla {i}.", encoding="utf-8")
+    assert run("index", str(folder), "--index", str(tmp_path / "idx"), "--quiet").returncode == 0
+    proc = run("documents", "--json", "--index", str(tmp_path / "idx"))
+    data = json.loads(proc.stdout)
+    assert len(data["documents"]) == data["total"] == 57
+    table = run("documents", "--index", str(tmp_path / "idx"), env={"COLUMNS": "200"}).stdout
+    assert all(d["document_id"][:12] in table for d in data["documents"])
 
 
 def test_reindex_unchanged_folder_does_no_work(corpus_index: Path, tmp_path: Path):
@@ -114,15 +138,22 @@ def test_bad_file_is_reported_and_the_rest_indexed(tmp_path: Path):
         encoding="utf-8",
     )
     (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF garbage")
+    (folder / "budget.xlsx").write_bytes(b"PK\x03\x04")  # not a document nordsearch reads
     index_dir = tmp_path / "idx"
     report = tmp_path / "report.json"
-    proc = run("index", str(folder), "--index", str(index_dir), "--quiet", "--report", str(report))
+    # with the progress bar (wide, so rich wraps no path)
+    proc = run(
+        "index", str(folder), "--index", str(index_dir), "--report", str(report), env={"COLUMNS": "400"}
+    )
     assert proc.returncode == 1
-    assert "broken.pdf" in proc.stderr
+    assert (proc.stdout + proc.stderr).count("broken.pdf") == 1  # each failure printed once
+    assert "1 indexed, 0 unchanged, 1 skipped, 1 failed" in proc.stdout
     data = json.loads(report.read_text())
-    assert data["indexed"] == 1 and data["failed"] == 1
+    assert data["indexed"] == 1 and data["failed"] == 1 and data["skipped"] == 1
     failed = [f for f in data["files"] if f["status"] == "failed"]
     assert failed[0]["source"].endswith("broken.pdf") and failed[0]["reason"]
+    skipped = [f for f in data["files"] if f["status"] == "skipped"]
+    assert skipped[0]["source"].endswith("budget.xlsx") and skipped[0]["code"] == "unsupported_format"
 
     # The index is intact and searchable after the failure.
     proc = run("search", "snöröjning cykel", "--json", "--index", str(index_dir))
@@ -135,11 +166,24 @@ def test_usage_errors_exit_2_and_missing_index_is_one_line(tmp_path: Path):
     assert proc.returncode == 2 and "--mode" in proc.stderr
     proc = run("search", "x", "-k", "0", "--lang", "klingon", "--index", str(tmp_path))
     assert proc.returncode == 2 and "-k" in proc.stderr and "--lang" in proc.stderr  # one check, all named
+    assert "fi, sv, nb, da, en" in proc.stderr  # with the valid values
+    proc = run("search", "x", "--theme", "cycling", "--index", str(tmp_path))
+    assert proc.returncode == 2 and "--theme" in proc.stderr and "transport" in proc.stderr
     proc = run("search", "x", "--index", str(tmp_path / "nothing"))
     assert proc.returncode == 1
     assert "no index at" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("index")
     assert proc.returncode == 2
+    proc = run("index", str(tmp_path / "no-such-folder"), "--index", str(tmp_path / "new"))
+    assert (
+        proc.returncode == 2 and "no such file or folder" in proc.stderr and "no-such-folder" in proc.stderr
+    )
+    assert not (tmp_path / "new").exists()  # nothing created for a typo
+    proc = run("similar", "--file", str(tmp_path / "missing.pdf"), "--index", str(tmp_path))
+    assert proc.returncode == 2 and "no such file" in proc.stderr and "missing.pdf" in proc.stderr
+    proc = run("serve", "--index", str(tmp_path / "nothing"), "--port", "1")
+    assert proc.returncode == 1 and "no index at" in proc.stderr and "nordsearch index" in proc.stderr
+    assert not (tmp_path / "nothing").exists()
 
 
 def test_search_answers_while_another_process_indexes(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import subprocess
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -79,5 +82,14 @@ def test_web_page_renders_grouped_results(client: httpx.Client):
     assert r.status_code == 200
     assert 'lang="sv"' in r.text and "Sök" in r.text
     assert 'class="doc"' in r.text
+    # every hit links to its passage in the document view, which leads back to this search
+    links = [html.unescape(h) for h in re.findall(r'class="in-document" href="([^"]+)"', r.text)]
+    assert links and all("#" in link for link in links)
+    target = urlsplit(links[0])
+    view = client.get(f"{target.path}?{target.query}")
+    assert f'id="{target.fragment}"' in view.text  # the anchor exists
+    back = html.unescape(re.search(r'class="back" href="([^"]+)"', view.text).group(1))
+    assert back.startswith("/?") and parse_qs(back[2:])["q"] == ["skybrud og regnvand"]
+    assert client.get(back).text.count('class="doc"') == r.text.count('class="doc"')
     r = client.get("/", headers={"Accept-Language": "fi-FI,fi;q=0.9,en;q=0.5"})
     assert 'lang="fi"' in r.text and "Hae" in r.text

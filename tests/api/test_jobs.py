@@ -152,6 +152,7 @@ def test_job_runs_reports_progress_and_per_file_errors(tmp_path: Path):
             "done": 3,
             "indexed": 2,
             "unchanged": 0,
+            "skipped": 0,
             "failed": 1,
             "removed": 0,
             "passages": 6,

@@ -32,7 +32,7 @@ FILES = [
     make_file(
         "nordic", _texts("nordic"), metadata={"city": "Nordic", "country": "FI, SE, NO, DK", "year": 2024}
     ),
-    make_file("themed", _texts("themed"), metadata={"year": 2021}, themes=[["mobility"]] * 3),
+    make_file("themed", _texts("themed"), metadata={"year": 2021}, themes=[["circular-economy"]] * 3),
 ]
 
 
@@ -69,7 +69,7 @@ FILTERS = [
     ({"document_id": ["malmo", "themed"]}, {"malmo", "themed"}),
     ({"document_id": ["malmo,themed"]}, {"malmo", "themed"}),
     ({"lang": ["sv"]}, {"malmo"}),
-    ({"theme": ["mobility"]}, {"themed"}),
+    ({"theme": ["circular-economy"]}, {"themed"}),
     ({"city": ["oulu"], "year_from": 2015, "group": "document"}, {"oulu20"}),
 ]
 
@@ -102,6 +102,7 @@ def test_get_ignores_unknown_parameters_but_post_refuses_them(client):
         ({"q": "bus", "year_from": "soon"}, "year_from"),
         ({"q": "bus", "lang": ["klingon"]}, "lang"),
         ({"q": "bus", "theme": ["Not a theme id"]}, "theme"),
+        ({"q": "bus", "theme": ["transport,cycling"]}, "theme"),  # well-formed, not in the taxonomy
         ({"q": "bus", "city": [""]}, "city"),
         ({"q": ""}, "q"),
     ],
@@ -114,6 +115,13 @@ def test_invalid_values_get_the_same_422_from_get_and_post(client, params, field
     assert [e["field"] for e in got.json()["errors"]] == [e["field"] for e in posted.json()["errors"]]
     assert got.json()["errors"][0]["field"].startswith(field)
     assert field in got.json()["detail"]
+
+
+def test_unknown_values_are_named_with_the_valid_ones(client):
+    theme = client.get("/search", params={"q": "bus", "theme": "cycling"}).json()["detail"]
+    assert "unknown theme 'cycling'" in theme and "transport" in theme and "low-carbon" in theme
+    lang = client.post("/search", json={"q": "bus", "lang": ["fi", "klingon"]}).json()["detail"]
+    assert "unknown language 'klingon'" in lang and "fi, sv, nb, da, en" in lang
 
 
 def test_a_query_of_spaces_is_422_on_both(client):

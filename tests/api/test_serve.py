@@ -163,7 +163,8 @@ def test_serve_on_all_interfaces_without_keys_warns_loudly_at_start(tmp_path: Pa
     from tests.conftest import nordsearch_cli
 
     env = {k: v for k, v in os.environ.items() if k not in ("NORDSEARCH_API_KEYS", "NORDSEARCH_READ_KEYS")}
-    cmd = [*nordsearch_cli(), "serve", "--index", str(tmp_path / "index"), "--host", "0.0.0.0", "--port"]
+    cmd = [*nordsearch_cli(), "serve", "--create", "--index", str(tmp_path / "index"), "--host", "0.0.0.0"]
+    cmd.append("--port")
     proc = subprocess.Popen(
         [*cmd, str(free_port())], env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
     )

@@ -288,6 +288,25 @@ def test_nordsearchignore_honoured(tmp_path: Path) -> None:
     assert sorted(p.name for p in files) == sorted(TEXTS)
 
 
+def test_unsupported_files_in_a_folder_are_skipped_not_failed(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    _write_corpus(folder)
+    (folder / "budget.xlsx").write_bytes(b"PK\x03\x04 not a document")
+    (folder / "plan.png").write_bytes(b"\x89PNG")
+    (folder / "orphan.json").write_text("{}", encoding="utf-8")  # names no document: not a sidecar
+    files, outcomes = discover([folder])
+    assert sorted(p.name for p in files) == sorted(TEXTS)
+    skipped = {Path(o.source).name: o for o in outcomes}
+    assert sorted(skipped) == ["budget.xlsx", "orphan.json", "plan.png"]
+    assert {o.status for o in skipped.values()} == {"skipped"}
+    assert skipped["budget.xlsx"].reason == "unsupported file type '.xlsx'"
+    report = BatchReport(outcomes=[*outcomes, FileOutcome("/a.txt", "indexed")])
+    assert report.exit_code == 0 and report.to_dict()["skipped"] == 3
+    # named on its own, an unsupported file is the user's mistake: a failure
+    _, named = discover([folder / "budget.xlsx"])
+    assert [o.status for o in named] == ["failed"] and named[0].code == "unsupported_format"
+
+
 def test_exit_codes() -> None:
     ok = BatchReport(outcomes=[FileOutcome("/a.txt", "indexed"), FileOutcome("/b.txt", "unchanged")])
     assert ok.exit_code == 0
