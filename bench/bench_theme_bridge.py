@@ -23,9 +23,7 @@ is compared with w=0 query by query (paired bootstrap interval over the 40 queri
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -36,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 import bench_tuning  # noqa: E402
-from bench_search import DEFAULT_INDEX, SHARED, code_info, ensure_index, machine  # noqa: E402
+from bench_search import code_info, machine  # noqa: E402
 
 WEIGHTS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08)
 
@@ -149,16 +147,7 @@ def table(report: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder (built when missing)")
-    ap.add_argument("--queries", type=Path, default=SHARED / "eval" / "dev" / "queries.jsonl")
-    ap.add_argument("--qrels", type=Path, default=SHARED / "eval" / "dev" / "qrels.tsv")
-    ap.add_argument("--repeats", type=int, default=20, help="repetitions of the 5-fold split")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "theme_bridge.json")
-    args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    ensure_index(args.index, SHARED / "corpus")
+    args = bench_tuning.dev_arguments(__doc__, "theme_bridge.json")
     started = time.perf_counter()
     queries, scores, themes = score_weights(args.index, args.queries, args.qrels)
     # bench_tuning's cross-validation compares with its DEFAULT/UNTUNED grid points: here both are w=0

@@ -172,17 +172,26 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def dev_arguments(description: str | None, results: str) -> argparse.Namespace:
+    """The command line of a cross-validation bench over the dev set (this one and
+    bench_theme_bridge.py), with the dev index built when missing."""
+    ap = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder (built when missing)")
     ap.add_argument("--queries", type=Path, default=SHARED / "eval" / "dev" / "queries.jsonl")
     ap.add_argument("--qrels", type=Path, default=SHARED / "eval" / "dev" / "qrels.tsv")
     ap.add_argument("--repeats", type=int, default=20, help="repetitions of the 5-fold split")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "tuning.json")
+    ap.add_argument("--json", type=Path, default=REPO / "bench" / "results" / results)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ensure_index(args.index, SHARED / "corpus")
+    return args
+
+
+def main() -> None:
+    args = dev_arguments(__doc__, "tuning.json")
     started = time.perf_counter()
     queries, scores = score_grid(args.index, args.queries, args.qrels)
     report = {
