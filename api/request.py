@@ -15,16 +15,14 @@ from typing import Annotated, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from nordsearch.api.schemas import LANGUAGE_LIST, Int, Lang, Year
+from nordsearch.api.schemas import LANGUAGE_LIST, Int, Lang, Year, one_or_more
+from nordsearch.ingest.taxonomy import theme_ids
 from nordsearch.search.query import MAX_K, MAX_QUERY_CHARS, Group, Mode, SearchRequest
 
 MAX_OFFSET = 10_000
-_ID = "[a-z0-9][a-z0-9-]*"
 
 
 def _known_themes(value: str) -> str:
-    from nordsearch.ingest.taxonomy import theme_ids
-
     known = theme_ids()
     unknown = [t for t in value.split(",") if t not in known]
     if unknown:  # an unknown theme would filter everything out: say so, with what is valid
@@ -34,7 +32,7 @@ def _known_themes(value: str) -> str:
 
 # Theme ids (lower-case words joined by hyphens, as in ingest/themes.yaml), one or comma-separated.
 ThemeIds = Annotated[
-    str, StringConstraints(pattern=f"^{_ID}(,{_ID})*$", max_length=400), AfterValidator(_known_themes)
+    str, StringConstraints(max_length=400), AfterValidator(_known_themes), one_or_more(theme_ids(), 400)
 ]
 # A metadata value or a document id: never empty (an empty filter value is a mistake, not "all").
 Value = Annotated[str, StringConstraints(min_length=1, max_length=400)]

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from nordsearch.api.job_store import JobKind, JobStatus
@@ -34,8 +35,18 @@ def _known_languages(value: str) -> str:
     return value
 
 
+def one_or_more(values: tuple[str, ...] | list[str], max_length: int) -> WithJsonSchema:
+    """The JSON schema of "one of ``values``, or several comma-separated": what the validator
+    accepts, published as a pattern (clients and schemathesis read it), while the validator itself
+    names the valid values in its error instead of a regular expression."""
+    one = "(" + "|".join(values) + ")"
+    return WithJsonSchema({"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": max_length})
+
+
 # One language code, or several comma-separated ("fi,sv"), as GET parameters are often written.
-Lang = Annotated[str, StringConstraints(max_length=40), AfterValidator(_known_languages)]
+Lang = Annotated[
+    str, StringConstraints(max_length=40), AfterValidator(_known_languages), one_or_more(LANGUAGE_CODES, 40)
+]
 
 
 def _no_bool(value: Any) -> Any:
@@ -130,7 +141,10 @@ class SearchResult(Open):
     mode: str
     k: int
     offset: int
-    total: int
+    total: int = Field(
+        description="How many results there are: passages matching the filters (lexical mode: and a "
+        "query term); with group=document, the documents holding them."
+    )
     group: str
     has_more: bool
     results: list[SearchHit]

@@ -233,6 +233,7 @@ class SearchIndex:
         vectors, lexical index, offsets and model, and the query language detector (under load the
         first searches of a process all waited for it)."""
         self.space.warm()
+        self.store.document_count(None)  # the document spans a grouped search's total counts in
         if self.store.model() is not None:
             language_weights("warm-up")
 

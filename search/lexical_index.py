@@ -237,18 +237,25 @@ class LexicalIndex:
 
     def match_count(self, terms: Sequence[str], allowed: np.ndarray | None = None) -> int:
         """Passages holding any of ``terms`` (among ``allowed``, sorted int64 ids, if given)."""
+        return len(self.matches(terms, allowed))
+
+    def matches(self, terms: Sequence[str], allowed: np.ndarray | None = None) -> np.ndarray:
+        """Ids (sorted int64) of the passages holding any of ``terms``, among ``allowed`` if given."""
         import numpy as np
 
         hits = self._hits(terms)
         if not hits:
-            return 0
+            return np.zeros(0, dtype=np.int64)
         view = self._get_view()
         matched = np.zeros(len(view.ids), dtype=bool)
         for pos, _ in hits:
             matched[pos] = True
+        ids = view.ids[matched]
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):  # segments come in id order
+            ids = np.sort(ids)
         if allowed is None:
-            return int(np.count_nonzero(matched))
-        return int(np.count_nonzero(_members(view.ids[matched], np.asarray(allowed, dtype=np.int64))))
+            return ids
+        return ids[_members(ids, np.asarray(allowed, dtype=np.int64))]
 
     def present_terms(self, terms: Sequence[str], ids: Sequence[int]) -> dict[int, frozenset[str]]:
         """For each of ``ids`` (live passages), which of ``terms`` it holds: what a passage's stored

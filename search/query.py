@@ -129,7 +129,9 @@ class SimilarItem:
 class SearchResponse:
     query: str
     mode: str
-    total: int  # passages eligible under the filters (lexical mode: passages matching any term)
+    # passages eligible under the filters (lexical mode: passages matching any term); with
+    # group="document", the documents holding them
+    total: int
     results: list[SearchHit]
     group: str = "passage"
     has_more: bool = False  # another page exists after this one

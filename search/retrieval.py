@@ -40,16 +40,25 @@ class Retriever:
     def rank(
         self, request: SearchRequest, filters: PassageFilter, pool: int
     ) -> tuple[Ranked, int, np.ndarray | None]:
-        """(the ``pool`` best passages for the request, how many passages match its filters,
-        the query vector; None in lexical mode or when nothing matches)."""
+        """(the ``pool`` best passages for the request, how many results there are - passages
+        matching its filters (lexical mode: and a query term), or with group="document" the
+        documents holding them -, the query vector; None in lexical mode or when nothing matches)."""
         qv: np.ndarray | None = None
         allowed = None if filters.is_empty else self.store.allowed_ids(filters)
+        by_document = request.group == "document"
         if request.mode == "lexical":
             terms = lexical.analyze_query(request.q)
             ranked = self.lexical(terms, allowed, pool)
-            total = self.space.lexical_count(terms, allowed) if terms else 0
+            matches = self.space.lexical_matches(terms, allowed) if terms else None
+            if matches is None:
+                total = 0
+            else:
+                total = self.store.document_count(matches) if by_document else len(matches)
         else:
-            total = self.store.passage_count() if allowed is None else len(allowed)
+            if by_document:
+                total = self.store.document_count(allowed)
+            else:
+                total = self.store.passage_count() if allowed is None else len(allowed)
             if total == 0:
                 ranked = []
             else:

@@ -187,6 +187,9 @@ class Store:
     def passage_count(self) -> int:
         return self._reads.passage_count()
 
+    def document_count(self, ids: np.ndarray | None) -> int:
+        return self._reads.document_count(ids)
+
     def allowed_ids(self, filters: PassageFilter) -> np.ndarray:
         return self._reads.allowed_ids(filters)
 

@@ -3,8 +3,8 @@
 Every read goes through the calling thread's own connection (search.store_database), so it sees
 the last committed state, or its own writes inside a transaction. Two answers are kept per store
 generation (every write of a document or passage moves it on, so a kept answer is never stale):
-the passage count and the ids the last few filters admitted. Nothing read inside a transaction is
-kept: it may yet roll back.
+the passage count, each document's rowid spans and the ids the last few filters admitted. Nothing
+read inside a transaction is kept: it may yet roll back.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class DocumentReads:
         self._allowed: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()  # see allowed_ids
         self._allowed_lock = threading.Lock()
         self._count: tuple[int, int] | None = None  # (generation, passages): see passage_count
+        self._spans: tuple[int, DocumentSpans] | None = None  # (generation, spans): see document_count
 
     def file_state(self, source: str) -> FileState | None:
         """What ``source`` was last indexed as, while that document is still stored (else None)."""
@@ -207,6 +208,19 @@ class DocumentReads:
             self._count = (generation, count)
         return count
 
+    def document_count(self, ids: np.ndarray | None) -> int:
+        """How many documents hold a passage among ``ids`` (sorted unique vector ids; None: any
+        passage): the total of a document-grouped search."""
+        generation = self._db.generation()
+        cached = self._spans
+        if cached is not None and cached[0] == generation:
+            spans = cached[1]
+        else:
+            spans = DocumentSpans.read(self._db)
+            if not self._db.in_transaction():  # inside a transaction it may yet roll back
+                self._spans = (generation, spans)
+        return spans.documents if ids is None else spans.count(ids)
+
     def allowed_ids(self, filters: PassageFilter) -> np.ndarray:
         """Vector ids of the passages a filter admits (int64, sorted; do not modify). The last few
         filters' answers are kept per store generation: planners filter by the same theme or
@@ -289,3 +303,49 @@ def _sorted_unique(ids: np.ndarray) -> np.ndarray:
         ids = np.sort(ids)
         ids = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSpans:
+    """The passages' rowids as runs of one document each, sorted: a document's passages are
+    written in one transaction by the one writer, so each document is one run (one row of a
+    GROUP BY over the passages_document index: 45 ms at 100k passages, read once per generation
+    and at start-up by SearchIndex.warm)."""
+
+    starts: np.ndarray  # first rowid of each run, ascending
+    ends: np.ndarray  # last rowid of each run
+    document: np.ndarray  # the document (an ordinal) of each run
+    documents: int
+
+    @classmethod
+    def read(cls, db: StoreDatabase) -> DocumentSpans:
+        import numpy as np
+
+        rows = db.query("SELECT min(rowid), max(rowid), count(*) FROM passages GROUP BY document_id")
+        if all(last - first + 1 == n for first, last, n in rows):
+            spans = np.array([r[:2] for r in rows], dtype=np.int64).reshape(-1, 2)
+            order = np.argsort(spans[:, 0])
+            return cls(spans[order, 0], spans[order, 1], np.arange(len(rows)), len(rows))
+        # a document whose passages are not one run (not written by this version): walk them all
+        starts, ends, document, ordinal = [], [], [], {}
+        for rowid, doc in db.query("SELECT rowid, document_id FROM passages ORDER BY rowid"):
+            number = ordinal.setdefault(doc, len(ordinal))
+            if document and document[-1] == number:
+                ends[-1] = rowid
+            else:
+                starts.append(rowid)
+                ends.append(rowid)
+                document.append(number)
+        starts, ends, document = (np.array(xs, dtype=np.int64) for xs in (starts, ends, document))
+        return cls(starts, ends, document, len(ordinal))
+
+    def count(self, ids: np.ndarray) -> int:
+        """Documents with a passage among ``ids`` (sorted)."""
+        import numpy as np
+
+        # a run is hit when some id lies between its ends: two binary searches per run (a few
+        # thousand) rather than one per id (600k under a broad filter at 1M passages)
+        hit = np.searchsorted(ids, self.ends, side="right") > np.searchsorted(ids, self.starts)
+        if self.documents == len(self.starts):  # one run a document
+            return int(np.count_nonzero(hit))
+        return int(len(np.unique(self.document[hit])))

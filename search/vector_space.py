@@ -298,10 +298,11 @@ class VectorSpace:
         with self.lock.read():
             return index.present_terms(terms, ids)
 
-    def lexical_count(self, terms: list[str], allowed: np.ndarray | None) -> int:
+    def lexical_matches(self, terms: list[str], allowed: np.ndarray | None) -> np.ndarray:
+        """Ids (sorted) of the passages holding any of ``terms``, among ``allowed`` if given."""
         index = self.lexical_index()
         with self.lock.read():
-            return index.match_count(terms, allowed)
+            return index.matches(terms, allowed)
 
     # -- persistence (the writer's) -------------------------------------------------------------
 

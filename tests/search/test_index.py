@@ -76,6 +76,21 @@ def test_strict_filter_still_returns_k(index, mode):
         assert len(res.results) == 10 and {h.document_id for h in res.results} == {"fi1"}, filt
 
 
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_a_document_grouped_total_counts_documents(index, mode):
+    res = index.search(SearchRequest("bus", k=2, mode=mode, group="document"))  # in every passage
+    assert res.total == 4 and len(res.results) == 2 and res.has_more
+    res = index.search(SearchRequest("bus", k=10, mode=mode, group="document", year_from=2016))
+    assert res.total == 3 and len(res.results) == 3 and not res.has_more
+    res = index.search(SearchRequest("bus", k=10, mode=mode, group="document", languages=["fi", "sv"]))
+    assert res.total == 2
+    if mode == "lexical":  # documents with a passage holding a query term
+        res = index.search(SearchRequest("joukkoliikenteen", k=10, mode=mode, group="document"))
+        assert res.total == 1 and [h.document_id for h in res.results] == ["fi1"]
+    index.remove("en2")
+    assert index.search(SearchRequest("bus", k=2, mode=mode, group="document")).total == 3
+
+
 def test_metadata_year_range_and_languages_alias(index):
     res = index.search(SearchRequest("bus", k=50, mode="dense", year_from=2016, year_to=2020))
     assert {h.document_id for h in res.results} == {"en1", "sv1"} and res.total == 45

@@ -42,7 +42,7 @@ def _retriever(cosines: dict[int, float], fetches: list, store=None) -> Retrieve
     space = SimpleNamespace(
         nearest=nearest, corpus=_unused, centered_vectors=_unused, dense_scores=_unused,
         centering=SimpleNamespace(offsets=lambda: None),
-        query_cache=None, lexical_search=_unused, lexical_count=_unused,
+        query_cache=None, lexical_search=_unused, lexical_matches=_unused,
     )  # fmt: skip
     return Retriever(store, space)
 

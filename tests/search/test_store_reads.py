@@ -3,6 +3,8 @@ per generation."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from nordsearch.search.filters import DocumentFilter, PassageFilter
 from nordsearch.search.store import SCHEMA_VERSION, FileState
 from nordsearch.search.store_reads import RACY_SECONDS
@@ -69,6 +71,26 @@ def test_a_filter_answer_is_kept_until_the_next_write(store, embedder):
     added = upsert(store, embedder, make_file("d2", ["buses"], themes=[["transport"]])).added_ids
     assert list(store.allowed_ids(PassageFilter(themes=["transport"]))) == [*first, *added]
     assert list(store.allowed_ids(PassageFilter(themes=["transport"], languages=["sv"]))) == []
+
+
+def test_document_count_counts_documents_among_passages(store, embedder):
+    ids = {}
+    for doc in ("a", "b", "c"):
+        ids[doc] = upsert(
+            store, embedder, make_file(doc, [f"{doc} one", f"{doc} two", f"{doc} three"])
+        ).added_ids
+    every = np.array(sorted(i for v in ids.values() for i in v))
+    assert store.document_count(None) == store.document_count(every) == 3
+    assert store.document_count(np.array([ids["a"][1], ids["c"][0], ids["c"][2]])) == 2
+    assert store.document_count(np.array([every[-1] + 100])) == store.document_count(every[:0]) == 0
+    upsert(store, embedder, make_file("a", ["a again"]))  # replaced: its new passage is a new run
+    assert store.document_count(None) == 3 and store.document_count(np.array(ids["a"])) == 0
+    # a document whose passages are not one run (none this version writes) is still one document
+    with store.transaction() as c:
+        c.execute("UPDATE passages SET document_id = 'b' WHERE rowid = ?", (ids["c"][1],))
+        store._bump_generation()  # what every write of the store does
+    assert store.document_count(None) == 3
+    assert store.document_count(np.array(ids["c"])) == 2 and store.document_count(np.array(ids["b"])) == 1
 
 
 def test_answers_read_inside_a_transaction_are_not_kept(store, embedder):
