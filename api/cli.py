@@ -131,6 +131,7 @@ def search(
     """Search the index with a question in any of the five languages."""
     from pydantic import ValidationError
 
+    from nordsearch.api.cli_output import options_error, print_results
     from nordsearch.api.request import SearchParams, to_search_request
     from nordsearch.api.service import search_json
 
@@ -141,7 +142,7 @@ def search(
         )  # fmt: skip
         request = to_search_request(params)
     except ValidationError as exc:  # the same checks as the HTTP API's, named as options
-        fail(_options_error(exc), 2)
+        fail(options_error(exc), 2)
     except ValueError as exc:
         fail(str(exc), 2)
     with reading(index, cli_settings()) as idx:
@@ -149,64 +150,7 @@ def search(
     if as_json:
         print_json(data)
         return
-    _print_results(data)
-
-
-SEARCH_OPTIONS = {"q": "QUERY", "k": "-k", "document_id": "--document"}  # SearchParams field -> its CLI name
-
-
-def _options_error(exc) -> str:
-    """A pydantic ValidationError of SearchParams as the options the user typed."""
-    parts = []
-    for e in exc.errors():
-        field = str(e["loc"][0]) if e.get("loc") else ""
-        name = SEARCH_OPTIONS.get(field) or "--" + field.replace("_", "-")
-        got = e.get("input")
-        shown = f" (got {got!r})" if isinstance(got, str | int) and len(str(got)) <= 80 else ""
-        parts.append(f"{name}: {e['msg']}{shown}")
-    return "; ".join(parts)
-
-
-def _print_results(data: dict) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    console = Console()
-    if not data["results"]:
-        console.print("No results.")
-        return
-    for rank, hit in enumerate(data["results"], start=1 + data.get("offset", 0)):
-        page = f" p. {hit['page']}" if hit.get("page") else ""
-        console.print(
-            f"[bold]{rank}. {escape(hit['title'] or '')}[/bold] [dim]({hit['language']}{page}, "
-            f"score {hit['score']:.3f})[/dim]"
-        )
-        console.print(f"   [dim]{escape(hit['source'])}[/dim]")
-        console.print("   " + _marked(hit))
-
-
-def _marked(hit: dict) -> str:
-    """The hit's snippet as rich markup: matched terms bold, the best sentence underlined."""
-    from rich.markup import escape
-
-    text = hit.get("snippet") or " ".join(hit["text"].split())[:300]
-    if not hit.get("snippet"):
-        return escape(text)
-    marks = {}
-    for start, end in hit.get("highlights") or []:
-        marks.setdefault(start, []).append("[bold]")
-        marks.setdefault(end, []).insert(0, "[/bold]")
-    span = hit.get("best_sentence_span")
-    if span:
-        marks.setdefault(span[0], []).insert(0, "[underline]")
-        marks.setdefault(span[1], []).insert(0, "[/underline]")
-    out, last = [], 0
-    for pos in sorted(marks):
-        out.append(escape(text[last:pos]))
-        out.extend(marks[pos])
-        last = pos
-    out.append(escape(text[last:]))
-    return "".join(out)
+    print_results(data)
 
 
 @app.command()
