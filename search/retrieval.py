@@ -40,9 +40,9 @@ class Retriever:
     def rank(
         self, request: SearchRequest, filters: PassageFilter, pool: int
     ) -> tuple[Ranked, int, np.ndarray | None]:
-        """(the ``pool`` best passages for the request, how many results there are - passages
-        matching its filters (lexical mode: and a query term), or with group="document" the
-        documents holding them -, the query vector; None in lexical mode or when nothing matches)."""
+        """(the ``pool`` best passages for the request, its total, the query vector; None in
+        lexical mode or when nothing matches). The total counts the passages matching the filters
+        (lexical mode: and a query term), or with group="document" the documents holding them."""
         qv: np.ndarray | None = None
         allowed = None if filters.is_empty else self.store.allowed_ids(filters)
         by_document = request.group == "document"

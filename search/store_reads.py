@@ -1,7 +1,7 @@
 """Document and passage reads (search.store): lookups by id, listings, counts and filter answers.
 
 Every read goes through the calling thread's own connection (search.store_database), so it sees
-the last committed state, or its own writes inside a transaction. Two answers are kept per store
+the last committed state, or its own writes inside a transaction. Three answers are kept per store
 generation (every write of a document or passage moves it on, so a kept answer is never stale):
 the passage count, each document's rowid spans and the ids the last few filters admitted. Nothing
 read inside a transaction is kept: it may yet roll back.
