@@ -198,7 +198,7 @@ def web_router(holder) -> APIRouter:
             return "/?" + urlencode([*_query_pairs(raw, max(0, new_offset)), ("ui", ctx["ui"])])
 
         ctx["page_url"] = page_url
-        ctx["back"] = urlencode([*_query_pairs(raw, int(raw.get("offset", 0) or 0)), ("ui", ctx["ui"])])
+        ctx["back"] = urlencode([*_pairs(raw, set()), ("ui", ctx["ui"])])  # this page, as it was asked
         if not q.strip():
             return render("search.html", ctx)
         try:

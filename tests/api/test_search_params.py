@@ -140,6 +140,8 @@ def test_the_web_page_reads_the_same_parameters(client):
     assert 'data-document-id="oulu12"' in page.text and 'data-document-id="malmo"' not in page.text
     page = client.get("/", params={"q": "bus", "mode": "fuzzy"})
     assert page.status_code == 200 and 'class="error"' in page.text and "mode" in page.text
+    page = client.get("/", params={"q": "bus", "offset": "soon"})  # a hand-edited URL: a message
+    assert page.status_code == 200 and 'class="error"' in page.text and "offset" in page.text
 
 
 def test_the_web_page_pages_keep_every_filter(client):
