@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from nordsearch.api.schemas import LANGUAGE_LIST, Int, Lang, Year, one_or_more
 from nordsearch.ingest.taxonomy import theme_ids
@@ -22,18 +22,8 @@ from nordsearch.search.query import MAX_K, MAX_QUERY_CHARS, Group, Mode, SearchR
 MAX_OFFSET = 10_000
 
 
-def _known_themes(value: str) -> str:
-    known = theme_ids()
-    unknown = [t for t in value.split(",") if t not in known]
-    if unknown:  # an unknown theme would filter everything out: say so, with what is valid
-        raise ValueError(f"unknown theme {unknown[0]!r}; use one of {', '.join(known)}")
-    return value
-
-
-# Theme ids (lower-case words joined by hyphens, as in ingest/themes.yaml), one or comma-separated.
-ThemeIds = Annotated[
-    str, StringConstraints(max_length=400), AfterValidator(_known_themes), one_or_more(theme_ids(), 400)
-]
+# Theme ids of the taxonomy (ingest/themes.yaml): an unknown one would filter everything out.
+ThemeIds = one_or_more(theme_ids(), noun="theme", valid=f"one of {', '.join(theme_ids())}", max_length=400)
 # A metadata value or a document id: never empty (an empty filter value is a mistake, not "all").
 Value = Annotated[str, StringConstraints(min_length=1, max_length=400)]
 

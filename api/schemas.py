@@ -7,6 +7,7 @@ the schema rejecting it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,25 +29,29 @@ UiLang = Literal[LANGUAGE_CODES]  # type: ignore[valid-type]
 LANGUAGE_LIST = ", ".join(LANGUAGES)  # for descriptions: "fi, sv, nb, da, en"
 
 
-def _known_languages(value: str) -> str:
-    unknown = [c for c in value.split(",") if c not in LANGUAGE_CODES]
-    if unknown:  # the message names what is valid: a CLI user and an API client both read it
-        raise ValueError(f"unknown language {unknown[0]!r}; use {LANGUAGE_LIST} (no and nn count as nb)")
-    return value
+def one_or_more(values: Sequence[str], *, noun: str, valid: str, max_length: int) -> Any:
+    """A string type for one of ``values``, or several comma-separated ("fi,sv"), as GET parameters
+    are often written. Its error names the valid values (``valid``: how to say them), as a CLI
+    user and an API client both read it; its JSON schema publishes them as a pattern (clients and
+    schemathesis read that)."""
+    known = frozenset(values)
 
+    def check(value: str) -> str:
+        unknown = [v for v in value.split(",") if v not in known]
+        if unknown:
+            raise ValueError(f"unknown {noun} {unknown[0]!r}; use {valid}")
+        return value
 
-def one_or_more(values: tuple[str, ...] | list[str], max_length: int) -> WithJsonSchema:
-    """The JSON schema of "one of ``values``, or several comma-separated": what the validator
-    accepts, published as a pattern (clients and schemathesis read it), while the validator itself
-    names the valid values in its error instead of a regular expression."""
     one = "(" + "|".join(values) + ")"
-    return WithJsonSchema({"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": max_length})
+    schema = {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": max_length}
+    return Annotated[
+        str, StringConstraints(max_length=max_length), AfterValidator(check), WithJsonSchema(schema)
+    ]
 
 
-# One language code, or several comma-separated ("fi,sv"), as GET parameters are often written.
-Lang = Annotated[
-    str, StringConstraints(max_length=40), AfterValidator(_known_languages), one_or_more(LANGUAGE_CODES, 40)
-]
+Lang = one_or_more(
+    LANGUAGE_CODES, noun="language", valid=f"{LANGUAGE_LIST} (no and nn count as nb)", max_length=40
+)
 
 
 def _no_bool(value: Any) -> Any:

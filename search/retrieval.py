@@ -49,11 +49,12 @@ class Retriever:
         if request.mode == "lexical":
             terms = lexical.analyze_query(request.q)
             ranked = self.lexical(terms, allowed, pool)
-            matches = self.space.lexical_matches(terms, allowed) if terms else None
-            if matches is None:
+            if not terms:
                 total = 0
+            elif by_document:
+                total = self.store.document_count(self.space.lexical_matches(terms, allowed))
             else:
-                total = self.store.document_count(matches) if by_document else len(matches)
+                total = len(self.space.lexical_matches(terms, allowed))
         else:
             if by_document:
                 total = self.store.document_count(allowed)
