@@ -37,8 +37,8 @@ EXACT_SEARCH_MAX = 4096
 # An HNSW filter admitting under this share of the index is scanned exactly instead of walked.
 HNSW_FILTER_MIN_SHARE = 0.2
 # A filtered walk's k-th admitted hit is trusted within this leading share of the unfiltered
-# beam (or twice as deep as it would sit were the filter blind to the query, for the hybrid
-# pool's k=50); deeper, the filtered walk runs as well. Measured under a theme filter keeping 63 %
+# beam (or twice as deep as it would sit were the filter blind to the query); deeper, the
+# filtered walk runs as well. Measured under a theme filter keeping 63 %
 # (bench/bench_scale.py): recall@10 0.913 -> 0.972 at 100k (p95 18 -> 29 ms), 0.863 -> 0.882 at
 # 1M; 0.25 gave 0.952 / 0.876, 0.05 gave 0.978 / 0.888 for a few ms more. The "twice as deep"
 # bound is for the hybrid pool (k=50), which 0.1 x a 512 beam sent down the filtered walk almost
