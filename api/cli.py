@@ -324,7 +324,11 @@ def similar(
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Documents (or passages, with --passage) most similar to a document, passage or file, in any language."""
+    """Documents (or passages, with --passage) most similar to a document, passage or file, in any language.
+
+    A document's score is the share of document pairs in the same two languages that match less
+    well: 95 % means closer than 95 % of, say, Finnish-Swedish pairs. A passage's is search's score.
+    """
     from nordsearch.api.service import as_dict
 
     if sum(x is not None for x in (document_id, passage, file)) != 1:
@@ -351,8 +355,13 @@ def similar(
         typer.echo("No similar documents.")
     for rank, item in enumerate(data["results"], start=1):
         text = " ".join(item["text"].split())
+        score = (
+            f"score {item['score']:.3f}"
+            if passage is not None
+            else f"closer than {item['score']:.0%} of pairs"
+        )
         typer.echo(
-            f"{rank}. {item['title']} ({item['language']}, score {item['score']:.3f})\n   {item['source']}\n"
+            f"{rank}. {item['title']} ({item['language']}, {score})\n   {item['source']}\n"
             f"   {text[:240] + ('…' if len(text) > 240 else '')}"
         )
 

@@ -278,6 +278,11 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         dependencies=read,
         responses=schemas.problems(401, 403, 404, 422, 503),
         summary="Documents most similar to one document, in any language (itself excluded)",
+        description=(
+            "`score` is the share (0-1) of document pairs in the same two languages that match less well "
+            "(0.95: closer than 95 % of, say, Finnish-Swedish pairs), so scores compare across languages; "
+            "`similarity` is the mean best-match cosine of the two documents' passages behind it."
+        ),
     )
     def similar_documents(
         document_id: str,

@@ -18,6 +18,9 @@ MAX_K = 200
 MAX_QUERY_CHARS = 2000
 
 
+HUB_WEIGHT = 0.3  # the default of SearchRequest.hub_weight, also what similar passages use
+
+
 @dataclass(slots=True)
 class SearchRequest:
     q: str
@@ -39,7 +42,7 @@ class SearchRequest:
     # hubness reduction: the dense score is cosine - hub_weight * the passage's mean cosine to its
     # nearest passages in other languages, so generic text close to everything stops crowding
     # out answers (see search.hubness); 0 = plain cosine
-    hub_weight: float = 0.3
+    hub_weight: float = HUB_WEIGHT
     # "document": one result per document (its best passage), with up to passages_per_document
     # of its best passages under ``passages``; k and offset then count documents.
     group: Group = "passage"
@@ -109,7 +112,12 @@ class SearchHit:
 
 @dataclass(slots=True)
 class SimilarItem:
-    """A document (or passage) similar to a given one: its best matching passage and a cosine score."""
+    """A document (or passage) similar to a given one, with its best matching passage.
+
+    ``score`` is what the ranking used. For a document: the share (0-1) of document pairs in the
+    same two languages that match less well (search.similar_match). For a passage: the dense score
+    search ranks by (cosine minus the hub correction). ``similarity`` is the plain cosine-based
+    match behind it."""
 
     document_id: str
     title: str
@@ -120,6 +128,7 @@ class SimilarItem:
     passage_id: str
     page: int | None = None
     section: str = ""
+    similarity: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,17 +1,17 @@
 """Similar cases: documents and passages close to an indexed document, an indexed passage, a raw
 text or a file that need not be indexed, in any language.
 
-Two documents are compared passage by passage (``alignment_score``): the cosines of their mutually
-nearest passages, over the geometric mean of their lengths. A raw text of one ~200-word chunk has
-nothing to align and is compared with each document's unit centroid of its (language-centred)
-passage vectors (see CorpusView.centroids). It reads vectors through the index's VectorSpace (search.vector_space: the corpus view,
-the stored vectors as FAISS holds them, the chunked passage embedding, the language offsets) and
-ranks with the Retriever's dense search.
+Documents are ranked by ``match_score`` (search.similar_match: each passage's best cosine in the
+other document, both ways) shown as its percentile among document pairs of the same two
+languages, so that the residual language bias of the vectors neither decides the ranking nor
+hides in the score. A raw text is cut into ~200-word chunks and compared as a document is. It
+reads vectors through the index's VectorSpace (search.vector_space: the corpus view, the stored
+vectors as FAISS holds them, the chunked passage embedding, the language offsets); passages are
+ranked by the Retriever's dense search with the hub correction search uses.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,9 @@ from nordsearch.search.duplicates import (
     union_minhash,
 )
 from nordsearch.search.embedder import normalize_rows
-from nordsearch.search.query import SimilarItem
-from nordsearch.search.retrieval import DenseSearch
+from nordsearch.search.query import HUB_WEIGHT, SimilarItem
+from nordsearch.search.retrieval import NearestSearch
+from nordsearch.search.similar_match import match
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,39 +46,17 @@ CHUNK_WORDS = 200  # like ingest's passages: long raw texts are embedded in piec
 # signatures), and the whole texts' trigram Jaccard, estimated from the MinHash signatures the
 # store keeps per passage, >= DUPLICATE_JACCARD (the passage-level test's threshold) decides.
 SAME_TEXT_COSINE = 0.98
-# Documents scored by alignment: the best by centroid, and those holding the nearest passages of a
-# sample of the document's own (a translation's passages are its passages' nearest neighbours even
-# where its centroid ranks low). Bounds the work on large collections; on the dev corpus (70
-# documents) every document is a candidate.
-ALIGN_CANDIDATES = 100
+# Documents scored per language (the best by centroid among those of that language), plus those
+# holding the nearest passages of a sample of the document's own (a translation's passages are its
+# passages' nearest neighbours even where its centroid ranks low). Bounds the work on large
+# collections; on the dev corpus (70 documents) every document is a candidate.
+CANDIDATES_PER_LANGUAGE = 40
 NEIGHBOUR_SAMPLE = 16  # passages of the document whose nearest passages add candidates
 NEIGHBOURS = 10
 
 
-def alignment_score(a: np.ndarray, b: np.ndarray) -> float:
-    """How much two documents (unit passage vectors, one row each) say the same: the cosines of
-    their mutually nearest passage pairs (a's passage whose nearest in b has it as its own nearest
-    in a), summed over sqrt(len(a) * len(b)), the normalisation of a cosine between two sets.
-
-    Why not the centroids' cosine: the language component that centring leaves makes documents of
-    one language close as wholes, so the three party programmes published in Finnish, Swedish and
-    English (../shared/corpus) found their translations at rank 9 on average and never first.
-    Passage by passage, a translation is the mutual nearest of almost every passage, which
-    same-language documents on the same topic are not: 8 of 8 programmes have a translation first
-    (mean rank 1.6), and the top five are less often in the document's own language (60 % of them
-    against 73 %). docs/retrieval.md has the variants measured."""
-    import numpy as np
-
-    if not len(a) or not len(b):
-        return 0.0
-    sims = a @ b.T
-    best_in_b = sims.argmax(axis=1)
-    mutual = sims.argmax(axis=0)[best_in_b] == np.arange(len(a))
-    return float(sims[np.arange(len(a)), best_in_b][mutual].sum() / math.sqrt(len(a) * len(b)))
-
-
 class SimilarCases:
-    def __init__(self, store: Store, space: VectorSpace, *, dense: DenseSearch) -> None:
+    def __init__(self, store: Store, space: VectorSpace, *, dense: NearestSearch) -> None:
         self.store = store
         self.space = space
         self._dense = dense
@@ -100,47 +79,52 @@ class SimilarCases:
             dtype=bool, count=len(doc_ids),
         )  # fmt: skip
 
-    def _similar_by_vector(
-        self, target: np.ndarray, k: int, exclude: set[str], language: str | None = None
+    def _similar_by_match(
+        self, matrix: np.ndarray, language: str, k: int, exclude: set[str], other_than: str | None = None
     ) -> list[SimilarItem]:
-        """Documents ranked by centroid cosine with ``target``; each with its passage closest to it."""
-        import numpy as np
-
-        doc_ids, centroids = self._document_centroids()
-        if not doc_ids:
-            return []
-        keep = self._admitted(doc_ids, exclude, language)
-        scores = centroids @ target
-        out: list[SimilarItem] = []
-        for i in np.argsort(-scores, kind="stable"):
-            if not keep[i]:
-                continue
-            item = self._best_passage_item(doc_ids[i], target, float(scores[i]))
-            if item is not None:
-                out.append(item)
-            if len(out) >= k:
-                break
-        return out
-
-    def _similar_by_alignment(
-        self, matrix: np.ndarray, k: int, exclude: set[str], language: str | None = None
-    ) -> list[SimilarItem]:
-        """Documents ranked by alignment_score with a document given as its unit passage vectors
-        (``matrix``, centred as FAISS holds them), each with its passage closest to the centroid."""
-        import numpy as np
-
+        """Documents ranked by the percentile of their match_score with a document (or text) given
+        as unit passage vectors (``matrix``, centred as FAISS holds them) in ``language``; each
+        with its passage that matches it best. Ties (and the top percentile) by the raw score."""
         view = self.space.corpus()
         if view is None or not len(matrix):
             return []
         doc_ids, centroids = view.centroids()
-        keep = self._admitted(doc_ids, exclude, language)
+        languages = self.store.document_languages()
+        keep = self._admitted(doc_ids, exclude, other_than)
         if not keep.any():
             return []
+        calibration = view.calibration(languages)
+        rows = view.document_rows()
+        scored = []
+        for d in self._candidates(matrix, doc_ids, centroids, keep, languages):
+            raw, row = match(matrix, view.matrix[rows[d]])
+            best = int(view.ids[rows[d][row]])
+            scored.append((calibration.percentile(language, languages.get(d, ""), raw), raw, d, best))
+        scored.sort(key=lambda x: (-x[0], -x[1], x[2]))
+        stored = self.store.get_passages([best for *_, best in scored[:k]])
+        return [_similar_item(stored[best], pct, raw) for pct, raw, _, best in scored[:k] if best in stored]
+
+    def _candidates(
+        self, matrix: np.ndarray, doc_ids: list[str], centroids: np.ndarray, keep: np.ndarray,
+        languages: dict[str, str],
+    ) -> set[str]:  # fmt: skip
+        """Admitted documents worth scoring (see CANDIDATES_PER_LANGUAGE): so a filter never
+        leaves fewer than k, and no language is crowded out by the bias of centroids."""
+        import numpy as np
+
+        view = self.space.corpus()
+        assert view is not None
         target = normalize_rows(matrix.mean(axis=0))[0]
-        # candidates (see ALIGN_CANDIDATES), all of them admitted, so a filter never leaves fewer than k
         by_centroid = np.where(keep, centroids @ target, -np.inf)
-        top = np.argsort(-by_centroid, kind="stable")[: max(ALIGN_CANDIDATES, k)]
-        candidates = {doc_ids[i] for i in top.tolist() if keep[i]}
+        taken: dict[str, int] = {}
+        candidates: set[str] = set()
+        for i in np.argsort(-by_centroid, kind="stable").tolist():
+            if not keep[i]:
+                break  # -inf from here on
+            lang = languages.get(doc_ids[i], "")
+            if taken.get(lang, 0) < CANDIDATES_PER_LANGUAGE:
+                taken[lang] = taken.get(lang, 0) + 1
+                candidates.add(doc_ids[i])
         picks = np.unique(
             np.linspace(0, len(matrix) - 1, min(NEIGHBOUR_SAMPLE, len(matrix))).astype(np.int64)
         )
@@ -148,29 +132,7 @@ class SimilarCases:
         n = min(NEIGHBOURS, sims.shape[1])
         near = np.argpartition(-sims, n - 1, axis=1)[:, :n]
         admitted = {d for d, ok in zip(doc_ids, keep.tolist(), strict=True) if ok}
-        candidates |= {view.documents[j] for j in near.ravel().tolist()} & admitted
-        rows = view.document_rows()
-        scored = sorted(
-            ((alignment_score(matrix, view.matrix[rows[d]]), d) for d in candidates),
-            key=lambda x: (-x[0], x[1]),
-        )
-        out: list[SimilarItem] = []
-        for score, d in scored[:k]:
-            item = self._best_passage_item(d, target, score)
-            if item is not None:
-                out.append(item)
-        return out
-
-    def _best_passage_item(self, document_id: str, target: np.ndarray, score: float) -> SimilarItem | None:
-        """The document as a result: its passage closest to ``target``, read from the corpus view
-        the ranking used (the same centred vectors), so only that one passage is read from the store."""
-        view = self.space.corpus()
-        rows = view.document_rows().get(document_id) if view is not None else None
-        if view is None or rows is None or not len(rows):
-            return None
-        best = int(view.ids[rows[int((view.matrix[rows] @ target).argmax())]])
-        sp = self.store.get_passages([best]).get(best)
-        return None if sp is None else _similar_item(sp, score)
+        return candidates | ({view.documents[j] for j in near.ravel().tolist()} & admitted)
 
     def similar_documents(
         self, document_id: str, k: int = 10, *, other_languages: bool = False
@@ -186,8 +148,9 @@ class SimilarCases:
         if other_languages:
             doc = self.store.get_document(document_id)
             language = doc.language if doc is not None else None
+        own = self.store.document_languages().get(document_id, "")
         matrix = view.matrix[rows[document_id]]
-        return self._similar_by_alignment(matrix, k, self._same_documents(document_id), language)
+        return self._similar_by_match(matrix, own, k, self._same_documents(document_id), language)
 
     def _same_documents(self, document_id: str) -> set[str]:
         """The document and its copies in other files, by content (see SAME_TEXT_COSINE; identical
@@ -251,8 +214,9 @@ class SimilarCases:
                 self.store.vector_ids(),
                 np.asarray([v for d in exclude for v in self.store.vector_ids_of(d)], dtype=np.int64),
             )
-        ranked = self._dense(target, k * 3 + TIE_MARGIN, allowed)
+        ranked = self._dense(target, k * 3 + TIE_MARGIN, allowed, HUB_WEIGHT)  # as search ranks
         stored = self.store.get_passages([v for v, _ in ranked])
+        cosines = self.space.dense_scores(target, [v for v, _ in ranked], 0.0)
         out: list[SimilarItem] = []
         seen: set[str] = set()
         for vid, score in ranked:
@@ -263,7 +227,7 @@ class SimilarCases:
             if key in seen:
                 continue
             seen.add(key)
-            out.append(_similar_item(sp, score))
+            out.append(_similar_item(sp, score, cosines.get(vid, score)))
             if len(out) >= k:
                 break
         return out
@@ -280,7 +244,13 @@ class SimilarCases:
             return []
         lang = language or _guess_language(text)
         return self._similar_to_chunks(
-            chunks, [lang] * len(chunks), k, exclude_document, passages, lang if other_languages else None
+            chunks,
+            [lang] * len(chunks),
+            lang,
+            k,
+            exclude_document,
+            passages,
+            lang if other_languages else None,
         )
 
     def similar_to_file(
@@ -299,12 +269,15 @@ class SimilarCases:
         ingested = ingest_file(Path(path), settings)
         texts = [p.text for p in ingested.passages]
         langs = [p.language for p in ingested.passages]
-        other = ingested.document.language if other_languages else None
-        return self._similar_to_chunks(texts, langs, k, ingested.document.document_id, passages, other)
+        language = ingested.document.language
+        other = language if other_languages else None
+        return self._similar_to_chunks(
+            texts, langs, language, k, ingested.document.document_id, passages, other
+        )
 
     def _similar_to_chunks(
-        self, texts: list[str], languages: list[str], k: int, exclude_document: str | None, passages: bool,
-        other_than: str | None = None,
+        self, texts: list[str], languages: list[str], language: str, k: int, exclude_document: str | None,
+        passages: bool, other_than: str | None = None,
     ) -> list[SimilarItem]:  # fmt: skip
         if not texts or self.store.model() is None:
             return []
@@ -317,16 +290,15 @@ class SimilarCases:
         exclude = self._same_documents(exclude_document) if exclude_document else set()
         if passages:
             return self._similar_passages_to(target, k, exclude, other_than)
-        if len(matrix) == 1:  # one chunk has nothing to align: its cosine with each centroid
-            return self._similar_by_vector(target, k, exclude, other_than)
-        return self._similar_by_alignment(matrix, k, exclude, other_than)
+        return self._similar_by_match(matrix, language, k, exclude, other_than)
 
 
-def _similar_item(sp: StoredPassage, score: float) -> SimilarItem:
+def _similar_item(sp: StoredPassage, score: float, similarity: float | None = None) -> SimilarItem:
     p = sp.passage
     return SimilarItem(
         document_id=p.document_id, title=sp.title, source=sp.source, language=p.language, score=round(score, 6),
         text=p.text, passage_id=p.passage_id, page=p.page_start, section=p.section,
+        similarity=round(score if similarity is None else similarity, 6),
     )  # fmt: skip
 
 
