@@ -146,7 +146,10 @@ def search(
     except ValueError as exc:
         fail(str(exc), 2)
     with reading(index, cli_settings()) as idx:
-        data = search_json(idx, request)
+        try:
+            data = search_json(idx, request)
+        except ValueError as exc:  # e.g. --document naming no document or several
+            fail(str(exc), 2)
     if as_json:
         print_json(data)
         return
@@ -226,13 +229,16 @@ def remove(
 
 
 def _resolve_document_id(idx, given: str) -> str | None:
-    """A full id, or a prefix that names exactly one document (as `documents` prints them)."""
-    if idx.document(given) is not None:
-        return given
-    matches = [d.document_id for d in idx.documents(limit=100000) if d.document_id.startswith(given)]
-    if len(matches) > 1:
-        raise CliError(f"id prefix {given!r} is ambiguous ({len(matches)} documents)")
-    return matches[0] if matches else None
+    """A full id, or a prefix that names exactly one document (as `documents` prints them); None
+    for no document, a CliError naming the prefix when it names several."""
+    from nordsearch.search.errors import AmbiguousDocumentIdError, UnknownDocumentError
+
+    try:
+        return idx.resolve_document_id(given)
+    except UnknownDocumentError:
+        return None
+    except AmbiguousDocumentIdError as exc:
+        raise CliError(str(exc)) from None
 
 
 @app.command("eval")

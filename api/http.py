@@ -246,7 +246,7 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         summary="One document with its passages",
         dependencies=read,
         response_model=schemas.DocumentDetail,
-        responses=schemas.problems(401, 403, 404, 503),
+        responses=schemas.problems(401, 403, 404, 422, 503),
     )
     def document(document_id: str) -> dict[str, Any]:
         idx = holder.get()
@@ -268,7 +268,7 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
                     "text",
                 )
             }
-            for p in (_as_plain(x) for x in idx.passages(document_id))
+            for p in (_as_plain(x) for x in idx.passages(doc.document_id))
         ]
         return data
 
@@ -294,8 +294,8 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         from nordsearch.api.service import similar_documents_json
 
         idx = holder.get()
-        document_or_404(idx, document_id)
-        return similar_documents_json(idx, document_id, k=k, other_languages=other_languages)
+        doc = document_or_404(idx, document_id)
+        return similar_documents_json(idx, doc.document_id, k=k, other_languages=other_languages)
 
     @app.post(
         "/similar",
@@ -308,10 +308,9 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         from nordsearch.api.service import similar_text_json
 
         idx = holder.get()
-        if body.exclude_document:
-            document_or_404(idx, body.exclude_document)
+        exclude = document_or_404(idx, body.exclude_document).document_id if body.exclude_document else None
         return similar_text_json(
-            idx, body.text, k=body.k, exclude_document=body.exclude_document, passages=body.passages,
+            idx, body.text, k=body.k, exclude_document=exclude, passages=body.passages,
             other_languages=body.other_languages,
         )  # fmt: skip
 

@@ -141,7 +141,7 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
         tags=["documents"],
         dependencies=change,
         response_model=schemas.Removed,
-        responses=schemas.problems(401, 403, 404, 409, 503),
+        responses=schemas.problems(401, 403, 404, 409, 422, 503),
         summary="Remove a document (and its uploaded file, if it was uploaded)",
     )
     def delete_document(document_id: str) -> dict[str, Any]:
@@ -151,13 +151,13 @@ def extra_routes(holder: Any, jobs: JobManager, settings: Any, roots: list[Path]
             idx = holder.get()
             doc = document_or_404(idx, document_id)
             try:
-                idx.remove(document_id)
+                idx.remove(doc.document_id)
                 if not jobs.busy:  # a running job's final save persists this removal
                     idx.save()
             except IndexLockedError as exc:
                 raise HTTPException(409, str(exc)) from None
         _forget_upload(Path(doc.source), uploads_dir)
-        return {"document_id": document_id, "removed": True}
+        return {"document_id": doc.document_id, "removed": True}
 
     @router.post(
         "/documents",

@@ -84,7 +84,13 @@ HIT_FIELDS = (
 
 def search_json(index: SearchIndex, request: SearchRequest) -> dict[str, Any]:
     """Run a search; the JSON shape of `nordsearch search --json`, GET and POST /search (the
-    request comes from api.request.to_search_request, whichever face it came through)."""
+    request comes from api.request.to_search_request, whichever face it came through). Document
+    ids may be prefixes (as `nordsearch documents` prints them); one that names no document or
+    several raises a DocumentIdError (a ValueError), so a typo is an error, never an empty result."""
+    if request.document_ids:
+        from dataclasses import replace
+
+        request = replace(request, document_ids=[index.resolve_document_id(d) for d in request.document_ids])
     response = index.search(request)
     results = []
     for hit in response.results:
@@ -188,10 +194,18 @@ def themes_json(lang: str | None = None) -> dict[str, Any]:
 
 
 def document_or_404(index: SearchIndex, document_id: str) -> Any:
-    """The document, or the HTTP 404 that names the id (for the API and the web page alike)."""
+    """The document ``document_id`` names (its id or a unique beginning of it), or the HTTP error
+    that names the id: 404 for none, 422 for an ambiguous prefix (the API and the web page alike)."""
     from fastapi import HTTPException
 
-    doc = index.document(document_id)
-    if doc is None:
+    from nordsearch.search.errors import AmbiguousDocumentIdError, UnknownDocumentError
+
+    try:
+        doc = index.document(index.resolve_document_id(document_id))
+    except UnknownDocumentError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except AmbiguousDocumentIdError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if doc is None:  # removed between the two reads
         raise HTTPException(404, f"no document with id {document_id!r}")
     return doc

@@ -219,8 +219,8 @@ def web_router(holder) -> APIRouter:
 
         ctx = context(request)
         idx = holder.get()
-        ctx["doc"] = document_json(document_or_404(idx, document_id))
-        ctx["passages"] = [as_dict(p) for p in idx.passages(document_id)]
+        ctx["doc"] = document_json(doc := document_or_404(idx, document_id))
+        ctx["passages"] = [as_dict(p) for p in idx.passages(doc.document_id)]
         return render("document.html", ctx)
 
     @router.get("/similar/{document_id}", response_class=HTMLResponse)
@@ -229,8 +229,8 @@ def web_router(holder) -> APIRouter:
 
         ctx = context(request)
         idx = holder.get()
-        ctx["doc"] = document_json(document_or_404(idx, document_id))
-        ctx["items"] = similar_documents_json(idx, document_id, k=10)["results"]
+        ctx["doc"] = document_json(doc := document_or_404(idx, document_id))
+        ctx["items"] = similar_documents_json(idx, doc.document_id, k=10)["results"]
         return render("similar.html", ctx)
 
     return router

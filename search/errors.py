@@ -17,3 +17,16 @@ class IndexNotFoundError(SearchError):
 
 class IndexLockedError(SearchError):
     """Another process is writing to the index and did not release its lock in time."""
+
+
+class DocumentIdError(SearchError, ValueError):
+    """A document id, or id prefix, that names no document or more than one (a ValueError: every
+    face reports it as a mistake in the request)."""
+
+
+class UnknownDocumentError(DocumentIdError):
+    """No document has this id, nor an id beginning with it."""
+
+
+class AmbiguousDocumentIdError(DocumentIdError):
+    """More than one document's id begins with this prefix."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from nordsearch.ingest.records import Document, IngestedFile, Passage
 from nordsearch.search import results
 from nordsearch.search.dense_layout import read_manifest
-from nordsearch.search.errors import IndexNotFoundError
+from nordsearch.search.errors import AmbiguousDocumentIdError, IndexNotFoundError, UnknownDocumentError
 from nordsearch.search.filters import DocumentFilter
 from nordsearch.search.indexer import LOCK_FILE, Indexer, passage_embedding_text
 from nordsearch.search.locking import WriterLock
@@ -310,6 +310,22 @@ class SearchIndex:
 
     def document(self, document_id: str) -> Document | None:
         return self.store.get_document(document_id)
+
+    def resolve_document_id(self, given: str) -> str:
+        """The id of the document ``given`` names: its whole id, or the beginning of exactly one
+        document's id (``nordsearch documents`` prints 12 characters). Raises
+        UnknownDocumentError or AmbiguousDocumentIdError, whose messages name ``given``."""
+        if given and self.store.get_document(given) is not None:
+            return given
+        found = self.store.document_ids_with_prefix(given, 2)
+        if not found:
+            raise UnknownDocumentError(f"no document with id {given!r}")
+        if len(found) > 1:
+            some = ", ".join(f[: len(given) + 4] + "…" for f in found)
+            raise AmbiguousDocumentIdError(
+                f"document id {given!r} is ambiguous: several documents' ids begin with it ({some}); give more of it"
+            )
+        return found[0]
 
     def passages(self, document_id: str) -> list[Passage]:
         return self.store.passages_of(document_id)

@@ -160,6 +160,9 @@ class Store:
     ) -> list[Document]:
         return self._reads.list_documents(filters, limit, offset)
 
+    def document_ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        return self._reads.document_ids_with_prefix(prefix, limit)
+
     def count_documents(self, filters: DocumentFilter | None = None) -> int:
         return self._reads.count_documents(filters)
 

@@ -117,6 +117,18 @@ class DocumentReads:
         )
         return _doc_from_row(rows[0]) if rows else None
 
+    def document_ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` document ids beginning with ``prefix``, in order (a range on the key)."""
+        if not prefix:
+            return []
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self._db.query(
+            "SELECT document_id FROM documents WHERE document_id >= ? AND document_id < ? ORDER BY document_id"
+            " LIMIT ?",
+            (prefix, upper, limit),
+        )
+        return [r[0] for r in rows]
+
     def list_documents(
         self, filters: DocumentFilter | None = None, limit: int = 50, offset: int = 0
     ) -> list[Document]:

@@ -106,6 +106,18 @@ def test_language_filter_and_documents(corpus_index: Path):
     assert [d["document_id"] for d in page["documents"]] == [d["document_id"] for d in docs[1:3]]
     assert page["total"] == len(docs) and page["limit"] == 2 and page["offset"] == 1
 
+    # the 12-character id `documents` prints filters a search; a prefix of several ids, or of none,
+    # is a usage error that names it (21 ids over 16 hex digits: some first digit is shared)
+    short = pdfs[0]["document_id"][:12]
+    proc = run("search", "stormwater", "--document", short, "--json", "--index", str(corpus_index))
+    assert proc.returncode == 0, proc.stderr
+    assert {h["document_id"] for h in json.loads(proc.stdout)["results"]} == {pdfs[0]["document_id"]}
+    firsts = [d["document_id"][0] for d in docs]
+    shared = next(c for c in firsts if firsts.count(c) > 1)
+    for given, words in ((shared, "ambiguous"), ("zz", "no document with id 'zz'")):
+        proc = run("search", "stormwater", "--document", given, "--index", str(corpus_index))
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
 
 def test_documents_lists_every_document(tmp_path: Path):
     folder = tmp_path / "notes"

@@ -124,6 +124,37 @@ def test_unknown_values_are_named_with_the_valid_ones(client):
     assert "unknown language 'klingon'" in lang and "fi, sv, nb, da, en" in lang
 
 
+def test_a_document_id_prefix_works_everywhere_and_an_ambiguous_one_is_named(client):
+    """Issue 12: the 12-character prefix `nordsearch documents` prints names a document in every
+    request that takes an id; a prefix of several ids, or of none, is an error, never an empty 200."""
+    get = client.get("/search", params={"q": "bus lanes", "document_id": "malm"})
+    post = client.post("/search", json={"q": "bus lanes", "document_id": ["malm"]})
+    for r in (get, post):
+        assert r.status_code == 200 and {h["document_id"] for h in r.json()["results"]} == {"malmo"}
+    for given, status, words in (("oulu", 422, "ambiguous"), ("nope", 422, "no document")):
+        for r in (
+            client.get("/search", params={"q": "bus", "document_id": given}),
+            client.post("/search", json={"q": "bus", "document_id": [given]}),
+        ):
+            assert (
+                r.status_code == status and words in r.json()["detail"] and repr(given) in r.json()["detail"]
+            )
+    doc = client.get("/documents/oulu2")
+    assert (
+        doc.status_code == 200 and doc.json()["document_id"] == "oulu20" and len(doc.json()["passages"]) == 3
+    )
+    ambiguous = client.get("/documents/oulu")
+    assert (
+        ambiguous.status_code == 422 and "(oulu12…, oulu20…); give more of it" in ambiguous.json()["detail"]
+    )
+    assert client.get("/documents/nope").status_code == 404
+    similar = client.get("/documents/malm/similar", params={"k": 2}).json()["results"]
+    assert similar and "malmo" not in {i["document_id"] for i in similar}
+    body = {"text": "bus lanes of malmo plan", "k": 5, "exclude_document": "malm"}
+    assert "malmo" not in {i["document_id"] for i in client.post("/similar", json=body).json()["results"]}
+    assert client.get("/view/malm").status_code == 200 and "oulu20" not in client.get("/view/malm").text
+
+
 def test_a_query_of_spaces_is_422_on_both(client):
     for r in (client.get("/search", params={"q": "   "}), client.post("/search", json={"q": "   "})):
         assert r.status_code == 422 and "empty" in r.json()["detail"]

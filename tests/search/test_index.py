@@ -91,6 +91,18 @@ def test_a_document_grouped_total_counts_documents(index, mode):
     assert index.search(SearchRequest("bus", k=2, mode=mode, group="document")).total == 3
 
 
+def test_a_document_id_is_its_id_or_the_unique_beginning_of_one(index):
+    from nordsearch.search.errors import AmbiguousDocumentIdError, UnknownDocumentError
+
+    assert index.resolve_document_id("en1") == "en1" and index.resolve_document_id("f") == "fi1"
+    with pytest.raises(AmbiguousDocumentIdError, match=r"'en' is ambiguous.*\(en1…, en2…\)"):
+        index.resolve_document_id("en")
+    for given in ("", "en3", "fi10", "e\uffff"):
+        with pytest.raises(UnknownDocumentError, match="no document with id"):
+            index.resolve_document_id(given)
+    assert index.store.document_ids_with_prefix("", 5) == []
+
+
 def test_metadata_year_range_and_languages_alias(index):
     res = index.search(SearchRequest("bus", k=50, mode="dense", year_from=2016, year_to=2020))
     assert {h.document_id for h in res.results} == {"en1", "sv1"} and res.total == 45
