@@ -111,14 +111,17 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        from nordsearch.api.web_auth import key_page, wants_html
+        from nordsearch.api.web_auth import key_page
+        from nordsearch.api.web_errors import error_page, wants_html
 
-        if (
-            exc.status_code in (401, 403)
-            and wants_html(request)
-            and (request.url.path == "/" or request.url.path.startswith(WEB_PATHS))
-        ):
-            return key_page(request, exc.status_code, str(exc.detail))
+        if wants_html(request):  # a browser: a page, never raw JSON
+            web = request.url.path == "/" or request.url.path.startswith(WEB_PATHS)
+            if web and exc.status_code in (401, 403):
+                return key_page(request, exc.status_code, str(exc.detail))
+            if web:
+                return error_page(request, exc.status_code, str(exc.detail))
+            if exc.status_code == 404 and exc.detail == "Not Found":  # no such route
+                return error_page(request, 404, f"no page at {request.url.path}")
         titles = {
             400: "Bad Request",
             401: "Unauthorized",

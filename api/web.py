@@ -1,4 +1,4 @@
-"""The web page: server-rendered HTML (Jinja2), results grouped by document, labels in fi/sv/en."""
+"""The web page: server-rendered HTML (Jinja2), results grouped by document, labels in fi/sv/nb/da/en."""
 
 from __future__ import annotations
 

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from nordsearch.api.auth import KEY_COOKIE
-from nordsearch.api.i18n import pick_ui_language
+from nordsearch.api.web_errors import standalone_page
 
 KEY_LABELS = {
     "en": {
@@ -30,43 +28,40 @@ KEY_LABELS = {
         "submit": "Fortsätt",
         "hint": "Den här servern kräver en nyckel för att söka. Be administratören om en.",
     },
+    "nb": {
+        "title": "API-nøkkel trengs",
+        "label": "API-nøkkel",
+        "submit": "Fortsett",
+        "hint": "Denne serveren krever en nøkkel for å søke. Be administratoren om en.",
+    },
+    "da": {
+        "title": "API-nøgle påkrævet",
+        "label": "API-nøgle",
+        "submit": "Fortsæt",
+        "hint": "Denne server kræver en nøgle for at søge. Bed administratoren om en.",
+    },
 }
 COOKIE_DAYS = 30
 
 
-def wants_html(request: Request) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
-
-
 def key_page(request: Request, status: int, detail: str) -> HTMLResponse:
-    from nordsearch.api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES
-    from nordsearch.api.web import _env
+    from nordsearch.api.i18n import pick_ui_language
 
     ui = pick_ui_language(
         request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
         request.headers.get("accept-language"),
     )
     query = f"?{request.url.query}" if request.url.query else ""
-
-    def switch_url(code: str) -> str:
-        return f"{request.url.path}?{urlencode({**dict(request.query_params), 'ui': code})}"
-
-    html = (
-        _env()
-        .get_template("key.html")
-        .render(
-            ui=ui,
-            t=LABELS[ui],
-            k=KEY_LABELS[ui],
-            ui_languages=UI_LANGUAGES,
-            switch_url=switch_url,
-            language_names=LANGUAGE_NAMES[ui],
-            detail=detail,
-            next_url=f"{request.url.path}{query}",
-        )
-    )
     headers = {"WWW-Authenticate": 'Bearer realm="nordsearch"'} if status == 401 else None
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return standalone_page(
+        request,
+        "key.html",
+        status,
+        headers,
+        k=KEY_LABELS[ui],
+        detail=detail,
+        next_url=f"{request.url.path}{query}",
+    )
 
 
 def key_router() -> APIRouter:

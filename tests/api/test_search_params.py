@@ -155,6 +155,36 @@ def test_a_document_id_prefix_works_everywhere_and_an_ambiguous_one_is_named(cli
     assert client.get("/view/malm").status_code == 200 and "oulu20" not in client.get("/view/malm").text
 
 
+def test_a_browser_gets_errors_as_pages_in_its_language_and_api_clients_problem_json(client):
+    html = {"accept": "text/html,application/xhtml+xml", "accept-language": "nb-NO,nb;q=0.9"}
+    page = client.get("/view/nope", headers=html)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="nb">' in page.text and "Siden finnes ikke" in page.text
+    assert "no document with id &#39;nope&#39;" in page.text and 'href="/?ui=nb"' in page.text
+    page = client.get("/no/such/page", headers={**html, "accept-language": "da"})
+    assert (
+        page.status_code == 404
+        and "Siden findes ikke" in page.text
+        and "no page at /no/such/page" in page.text
+    )
+    page = client.get("/view/oulu", headers=html)  # an ambiguous prefix
+    assert page.status_code == 422 and "Noe gikk galt" in page.text and "ambiguous" in page.text
+    for r in (
+        client.get("/view/nope"),
+        client.get("/no/such/page"),
+        client.get("/documents/nope", headers=html),
+    ):
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_the_page_speaks_all_five_languages(client):
+    for ui, button in (("fi", "Hae"), ("sv", "Sök"), ("nb", "Søk"), ("da", "Søg"), ("en", "Search")):
+        page = client.get("/", params={"ui": ui, "q": "bus lanes"})
+        assert f'<html lang="{ui}">' in page.text and f">{button}</button>" in page.text, ui
+    page = client.get("/", headers={"accept-language": "no"})  # "Norwegian": bokmål
+    assert '<html lang="nb">' in page.text
+
+
 def test_a_query_of_spaces_is_422_on_both(client):
     for r in (client.get("/search", params={"q": "   "}), client.post("/search", json={"q": "   "})):
         assert r.status_code == 422 and "empty" in r.json()["detail"]
