@@ -19,8 +19,10 @@ from nordsearch.api.cli_common import (
     print_json,
     reading,
     require_index,
+    resolve_document_id,
 )
 from nordsearch.api.cli_model import model_app
+from nordsearch.api.cli_similar import similar
 from nordsearch.api.cli_themes import themes_app
 
 app = typer.Typer(
@@ -127,6 +129,22 @@ def search(
     ] = "passage",
     index: IndexOpt = None,
     as_json: JsonOpt = False,
+    export: Annotated[
+        str | None,
+        typer.Option(
+            "--export",
+            help="Print citation rows as csv or jsonl (title, city, country, year, page, …).",
+            metavar="FORMAT",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="With --export: the server whose /view/ pages the link column names.",
+            metavar="URL",
+        ),
+    ] = None,
 ) -> None:
     """Search the index with a question in any of the five languages."""
     from pydantic import ValidationError
@@ -145,11 +163,19 @@ def search(
         fail(options_error(exc), 2)
     except ValueError as exc:
         fail(str(exc), 2)
+    from nordsearch.api.export import EXPORT_FORMATS, citation_rows, render
+
+    if export is not None and export not in EXPORT_FORMATS:
+        fail(f"--export: unknown format {export!r}; one of {', '.join(EXPORT_FORMATS)}", 2)
     with reading(index, cli_settings()) as idx:
         try:
             data = search_json(idx, request)
         except ValueError as exc:  # e.g. --document naming no document or several
             fail(str(exc), 2)
+        if export is not None:
+            for chunk in render(citation_rows(idx, data, base_url), export):  # type: ignore[arg-type]
+                typer.echo(chunk, nl=False)
+            return
     if as_json:
         print_json(data)
         return
@@ -219,26 +245,13 @@ def remove(
     with open_for(index, cli_settings(), with_model=False) as idx:
         missing = []
         for given in document_ids:
-            doc_id = _resolve_document_id(idx, given)
+            doc_id = resolve_document_id(idx, given)
             if doc_id is None or not idx.remove(doc_id):
                 missing.append(given)
             else:
                 typer.echo(f"removed {doc_id}")
     if missing:
         fail(f"no document with id {', '.join(missing)}")
-
-
-def _resolve_document_id(idx, given: str) -> str | None:
-    """A full id, or a prefix that names exactly one document (as `documents` prints them); None
-    for no document, a CliError naming the prefix when it names several."""
-    from nordsearch.search.errors import AmbiguousDocumentIdError, UnknownDocumentError
-
-    try:
-        return idx.resolve_document_id(given)
-    except UnknownDocumentError:
-        return None
-    except AmbiguousDocumentIdError as exc:
-        raise CliError(str(exc)) from None
 
 
 @app.command("eval")
@@ -304,72 +317,7 @@ def eval_(
         typer.echo(format_table(reports))
 
 
-@app.command()
-def similar(
-    document_id: Annotated[
-        str | None,
-        typer.Argument(help="Document id (or unique prefix).", show_default=False, metavar="DOC_ID"),
-    ] = None,
-    passage: Annotated[
-        str | None,
-        typer.Option("--passage", help="A passage id instead of a document.", metavar="PASSAGE_ID"),
-    ] = None,
-    file: Annotated[
-        Path | None, typer.Option("--file", help="A file (not indexed) to compare.", metavar="PATH")
-    ] = None,
-    k: Annotated[
-        int,
-        typer.Option("-k", "--k", min=1, max=200, help="How many results.", metavar="N"),
-    ] = 10,
-    other_languages: Annotated[
-        bool,
-        typer.Option(
-            "--other-languages", help="Only results in another language than the document's: peers abroad."
-        ),
-    ] = False,
-    index: IndexOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Documents (or passages, with --passage) most similar to a document, passage or file, in any language.
-
-    A document's score is the share of document pairs in the same two languages that match less
-    well: 95 % means closer than 95 % of, say, Finnish-Swedish pairs. A passage's is search's score.
-    """
-    from nordsearch.api.service import as_dict
-
-    if sum(x is not None for x in (document_id, passage, file)) != 1:
-        fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
-    if file is not None and not file.is_file():  # a usage error, found before the model loads
-        fail(f"no such file: {file}", 2)
-    with reading(index, cli_settings()) as idx:
-        if passage is not None:
-            items = idx.similar_passages(passage, k=k, other_languages=other_languages)
-            if items is None:
-                raise CliError(f"no passage with id {passage!r}")
-        elif file is not None:
-            items = idx.similar_to_file(file, k=k, other_languages=other_languages)
-        else:
-            doc_id = _resolve_document_id(idx, document_id or "")
-            if doc_id is None:
-                raise CliError(f"no document with id {document_id!r}")
-            items = idx.similar_documents(doc_id, k=k, other_languages=other_languages)
-    data = {"results": [as_dict(item) for item in items]}
-    if as_json:
-        print_json(data)
-        return
-    if not items:
-        typer.echo("No similar documents.")
-    for rank, item in enumerate(data["results"], start=1):
-        text = " ".join(item["text"].split())
-        score = (
-            f"score {item['score']:.3f}"
-            if passage is not None
-            else f"closer than {item['score']:.0%} of pairs"
-        )
-        typer.echo(
-            f"{rank}. {item['title']} ({item['language']}, {score})\n   {item['source']}\n"
-            f"   {text[:240] + ('…' if len(text) > 240 else '')}"
-        )
+app.command()(similar)  # api/cli_similar.py; registered here to keep the commands in this order
 
 
 @app.command()

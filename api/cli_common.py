@@ -65,3 +65,16 @@ def reading(index: Path | None, settings, *, with_model: bool = True):
     import contextlib
 
     return contextlib.closing(open_for(index, settings, with_model=with_model))
+
+
+def resolve_document_id(idx, given: str) -> str | None:
+    """A full id, or a prefix that names exactly one document (as `documents` prints them); None
+    for no document, a CliError naming the prefix when it names several."""
+    from nordsearch.search.errors import AmbiguousDocumentIdError, UnknownDocumentError
+
+    try:
+        return idx.resolve_document_id(given)
+    except UnknownDocumentError:
+        return None
+    except AmbiguousDocumentIdError as exc:
+        raise CliError(str(exc)) from None

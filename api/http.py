@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nordsearch.api import schemas
 from nordsearch.api.auth import KeyRing, require_read, require_read_web
+from nordsearch.api.export import ExportFormat
 from nordsearch.api.request import SearchParams, SearchQueryParams, split_csv, to_search_request
 from nordsearch.api.search_threads import in_search_thread
 from nordsearch.api.service import document_json, document_or_404, documents_json, open_index, search_json
@@ -103,6 +104,8 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
             "`NORDSEARCH_INDEX_ROOTS`. Searches go on meanwhile and see whole documents only."
         ),
         lifespan=lifespan,
+        docs_url=None,  # offline pages instead of the CDN ones: api/docs_pages.py
+        redoc_url=None,
     )
     app.state.holder = holder
     app.state.jobs = jobs
@@ -204,6 +207,41 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
     )
     async def search_post(body: SearchParams) -> Response:
         return await in_search_thread(app, run_search, body)
+
+    @app.get(
+        "/search/export",
+        tags=["search"],
+        summary="Search results as citation rows: CSV or JSON Lines (the parameters of GET /search)",
+        description=(
+            "One row per hit: rank, title, city, country, year, publisher, language, page, page_end, "
+            "section, text, score, document_id, passage_id, source, url (the document's own address, "
+            "from its sidecar) and link (the passage in this server's document view)."
+        ),
+        dependencies=read,
+        responses={
+            200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
+            **schemas.problems(401, 403, 422, 503),
+        },
+    )
+    async def search_export(
+        request: Request,
+        params: Annotated[SearchQueryParams, Query()],
+        format: Annotated[ExportFormat, Query(description="csv or jsonl")] = "csv",
+    ) -> Response:
+        base = str(request.base_url)
+        return await in_search_thread(app, run_export, params, format, base)
+
+    def run_export(params: SearchParams, fmt: str, base: str) -> Response:
+        from nordsearch.api.export import MEDIA_TYPES, citation_rows, render
+
+        idx = holder.get()
+        try:
+            data = search_json(idx, to_search_request(params))
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        body = "".join(render(citation_rows(idx, data, base), fmt))  # type: ignore[arg-type]
+        disposition = f'attachment; filename="nordsearch-results.{fmt}"'
+        return Response(body, media_type=MEDIA_TYPES[fmt], headers={"Content-Disposition": disposition})
 
     @app.get(
         "/documents",
@@ -332,6 +370,9 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
     from nordsearch.api.routes import WRITE_OPERATIONS
 
     document_security(app, WRITE_OPERATIONS)
+    from nordsearch.api.docs_pages import add_docs_pages
+
+    add_docs_pages(app)  # before /static, which would otherwise take its paths
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
 

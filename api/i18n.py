@@ -38,6 +38,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_found": "Page not found",
         "unavailable": "The search is not available right now",
         "to_search": "Go to the search page",
+        "export": "Export with citations",
     },
     "fi": {
         "title": "nordsearch — pohjoismaiset suunnittelukäytännöt",
@@ -69,6 +70,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_found": "Sivua ei löydy",
         "unavailable": "Haku ei ole juuri nyt käytettävissä",
         "to_search": "Siirry hakusivulle",
+        "export": "Vie lähdetietoineen",
     },
     "sv": {
         "title": "nordsearch — nordisk planeringspraxis",
@@ -100,6 +102,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_found": "Sidan finns inte",
         "unavailable": "Sökningen är inte tillgänglig just nu",
         "to_search": "Gå till söksidan",
+        "export": "Exportera med källhänvisningar",
     },
     "nb": {
         "title": "nordsearch — nordisk planleggingspraksis",
@@ -131,6 +134,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_found": "Siden finnes ikke",
         "unavailable": "Søket er ikke tilgjengelig akkurat nå",
         "to_search": "Gå til søkesiden",
+        "export": "Eksporter med kildehenvisninger",
     },
     "da": {
         "title": "nordsearch — nordisk planlægningspraksis",
@@ -162,6 +166,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_found": "Siden findes ikke",
         "unavailable": "Søgningen er ikke tilgængelig lige nu",
         "to_search": "Gå til søgesiden",
+        "export": "Eksportér med kildehenvisninger",
     },
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -105,6 +107,17 @@ def test_language_filter_and_documents(corpus_index: Path):
     page = json.loads(proc.stdout)
     assert [d["document_id"] for d in page["documents"]] == [d["document_id"] for d in docs[1:3]]
     assert page["total"] == len(docs) and page["limit"] == 2 and page["offset"] == 1
+
+    proc = run("search", "stormwater and cloudbursts", "--lang", "da,sv", "-k", "5", "--export", "csv",
+               "--base-url", "http://planning.example/", "--index", str(corpus_index))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [r["passage_id"] for r in rows] == [h["passage_id"] for h in hits]  # the same search, as rows
+    assert all(r["title"] and r["city"] and r["country"] in ("DK", "SE") and r["year"] for r in rows), rows
+    assert any(r["page"] for r in rows)  # the PDFs
+    assert rows[0]["link"] == f"http://planning.example/view/{rows[0]['document_id']}#{rows[0]['passage_id']}"
+    proc = run("search", "stormwater", "--export", "xml", "--index", str(corpus_index))
+    assert proc.returncode == 2 and "csv, jsonl" in proc.stderr
 
     # the 12-character id `documents` prints filters a search; a prefix of several ids, or of none,
     # is a usage error that names it (21 ids over 16 hex digits: some first digit is shared)

@@ -185,6 +185,34 @@ def test_the_page_speaks_all_five_languages(client):
     assert '<html lang="nb">' in page.text
 
 
+def test_results_export_as_citation_rows_in_csv_and_json_lines(client):
+    import csv
+    import io
+    import json
+
+    from nordsearch.api.export import FIELDS
+
+    params = {"q": "bus lanes", "country": "SE", "k": 3}
+    r = client.get("/search/export", params={**params, "format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert 'filename="nordsearch-results.csv"' in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert tuple(rows[0]) == FIELDS and len(rows) == 3
+    assert {(x["title"], x["city"], x["country"], x["year"], x["language"]) for x in rows} == {
+        ("Title malmo", "Malmö", "SE", "2018", "sv")
+    }
+    assert [x["rank"] for x in rows] == ["1", "2", "3"]
+    assert all(x["link"] == f"http://testserver/view/malmo#{x['passage_id']}" for x in rows)
+    lines = client.get("/search/export", params={**params, "format": "jsonl", "offset": 1}).text.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [x["rank"] for x in records] == [2, 3] and records[0]["year"] == 2018 and records[0]["url"] is None
+    assert {x["passage_id"] for x in records} < {x["passage_id"] for x in rows}
+    assert client.get("/search/export", params={**params, "format": "xml"}).status_code == 422
+    assert client.get("/search/export", params={"q": "bus", "document_id": "nope"}).status_code == 422
+    page = client.get("/", params={"q": "bus lanes", "ui": "en"}).text
+    assert "/search/export?format=csv&amp;q=bus+lanes" in page and "Export with citations" in page
+
+
 def test_a_query_of_spaces_is_422_on_both(client):
     for r in (client.get("/search", params={"q": "   "}), client.post("/search", json={"q": "   "})):
         assert r.status_code == 422 and "empty" in r.json()["detail"]

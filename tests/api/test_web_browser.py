@@ -204,3 +204,34 @@ def test_hostile_document_text_is_shown_as_text_never_run(
     finally:
         context.close()
         stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("path", "operation"),
+    [("/docs", ".opblock-summary-path[data-path='/search']"), ("/redoc", "[data-section-id*='search']")],
+)
+def test_api_documentation_renders_offline(browser, server: str, path: str, operation: str):
+    """Swagger UI and ReDoc come from the server itself: with every request off loopback refused
+    (a user's offline server), both pages still render the operations, without console errors."""
+    context = browser.new_context(base_url=server)
+    outside: list[str] = []
+
+    def only_loopback(route) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        p.goto(path)
+        p.wait_for_selector(operation, timeout=60_000)
+        assert p.locator(operation).count() >= 1
+        assert outside == [] and errors == [], (outside, errors)
+    finally:
+        context.close()
