@@ -41,6 +41,12 @@ def similar(
             "--other-languages", help="Only results in another language than the document's: peers abroad."
         ),
     ] = False,
+    other_countries: Annotated[
+        bool,
+        typer.Option(
+            "--other-countries", help="Only results of another country than the document's (metadata)."
+        ),
+    ] = False,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -55,18 +61,13 @@ def similar(
         fail("give exactly one of DOC_ID, --passage ID or --file PATH", 2)
     if file is not None and not file.is_file():  # a usage error, found before the model loads
         fail(f"no such file: {file}", 2)
+    if file is not None and other_countries:
+        fail("--other-countries needs an indexed document or passage (a file has no country of its own)", 2)
     with reading(index, cli_settings()) as idx:
-        if passage is not None:
-            items = idx.similar_passages(passage, k=k, other_languages=other_languages)
-            if items is None:
-                raise CliError(f"no passage with id {passage!r}")
-        elif file is not None:
-            items = idx.similar_to_file(file, k=k, other_languages=other_languages)
-        else:
-            doc_id = resolve_document_id(idx, document_id or "")
-            if doc_id is None:
-                raise CliError(f"no document with id {document_id!r}")
-            items = idx.similar_documents(doc_id, k=k, other_languages=other_languages)
+        try:
+            items = _similar(idx, document_id, passage, file, k, other_languages, other_countries)
+        except ValueError as exc:  # e.g. --other-countries for a document without a country
+            raise CliError(str(exc)) from None
     data = {"results": [as_dict(item) for item in items]}
     if as_json:
         print_json(data)
@@ -84,3 +85,21 @@ def similar(
             f"{rank}. {item['title']} ({item['language']}, {score})\n   {item['source']}\n"
             f"   {text[:240] + ('…' if len(text) > 240 else '')}"
         )
+
+
+def _similar(idx, document_id, passage, file, k, other_languages, other_countries) -> list:
+    if passage is not None:
+        items = idx.similar_passages(
+            passage, k=k, other_languages=other_languages, other_countries=other_countries
+        )
+        if items is None:
+            raise CliError(f"no passage with id {passage!r}")
+        return items
+    if file is not None:
+        return idx.similar_to_file(file, k=k, other_languages=other_languages)
+    doc_id = resolve_document_id(idx, document_id or "")
+    if doc_id is None:
+        raise CliError(f"no document with id {document_id!r}")
+    return idx.similar_documents(
+        doc_id, k=k, other_languages=other_languages, other_countries=other_countries
+    )

@@ -331,12 +331,20 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
         other_languages: Annotated[
             bool, Query(description="Only documents in another language than this one's: peers abroad.")
         ] = False,
+        other_countries: Annotated[
+            bool, Query(description="Only documents of another country than this one's (its metadata).")
+        ] = False,
     ) -> dict[str, Any]:
         from nordsearch.api.service import similar_documents_json
 
         idx = holder.get()
         doc = document_or_404(idx, document_id)
-        return similar_documents_json(idx, doc.document_id, k=k, other_languages=other_languages)
+        try:
+            return similar_documents_json(
+                idx, doc.document_id, k=k, other_languages=other_languages, other_countries=other_countries
+            )
+        except ValueError as exc:  # no country to compare with
+            raise HTTPException(422, str(exc)) from None
 
     @app.post(
         "/similar",

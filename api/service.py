@@ -147,14 +147,18 @@ def documents_json(
 
 
 def similar_documents_json(
-    index: SearchIndex, document_id: str, k: int = 10, *, other_languages: bool = False
-) -> dict[str, Any]:
-    """Documents most similar to one document, in any language (or only in others), the document
-    itself excluded."""
-    items = index.similar_documents(document_id, k=k, other_languages=other_languages)
+    index: SearchIndex, document_id: str, k: int = 10, *, other_languages: bool = False,
+    other_countries: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Documents most similar to one document, in any language (or only in others, or only of
+    other countries), the document itself excluded."""
+    items = index.similar_documents(
+        document_id, k=k, other_languages=other_languages, other_countries=other_countries
+    )
     return {
         "document_id": document_id,
         "other_languages": other_languages,
+        "other_countries": other_countries,
         "results": [as_dict(item) for item in items],
     }
 

@@ -267,17 +267,22 @@ class SearchIndex:
         return SimilarCases(self.store, self.space, dense=self._retriever().dense)
 
     def similar_documents(
-        self, document_id: str, k: int = 10, *, other_languages: bool = False
+        self, document_id: str, k: int = 10, *, other_languages: bool = False, other_countries: bool = False
     ) -> list[SimilarItem]:
         """The k documents most similar to ``document_id`` in any language (itself excluded; with
-        ``other_languages``, only those in another language); [] when it is not indexed."""
-        return self._similar_cases().similar_documents(document_id, k, other_languages=other_languages)
+        ``other_languages``/``other_countries``, only those in another language/of another
+        country); [] when it is not indexed."""
+        return self._similar_cases().similar_documents(
+            document_id, k, other_languages=other_languages, other_countries=other_countries
+        )
 
     def similar_passages(
-        self, passage_id: str, k: int = 10, *, other_languages: bool = False
+        self, passage_id: str, k: int = 10, *, other_languages: bool = False, other_countries: bool = False
     ) -> list[SimilarItem] | None:
         """Passages of other documents most similar to one passage; None when it does not exist."""
-        return self._similar_cases().similar_passages(passage_id, k, other_languages=other_languages)
+        return self._similar_cases().similar_passages(
+            passage_id, k, other_languages=other_languages, other_countries=other_countries
+        )
 
     def similar_to_text(
         self, text: str, k: int = 10, exclude_document: str | None = None, *, passages: bool = False,

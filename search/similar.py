@@ -134,12 +134,23 @@ class SimilarCases:
         admitted = {d for d, ok in zip(doc_ids, keep.tolist(), strict=True) if ok}
         return candidates | ({view.documents[j] for j in near.ravel().tolist()} & admitted)
 
+    def _other_countries(self, document_id: str, country: str | None = None) -> set[str]:
+        """The documents of the same country as ``document_id`` (or as ``country``), to leave out.
+        A ValueError when there is no country to compare with: "abroad" would mean nothing."""
+        countries = self.store.document_countries()
+        own = (country if country is not None else countries.get(document_id, "")).strip().lower()
+        if not own:
+            raise ValueError(
+                f"{document_id} has no country in its metadata, so other countries cannot be told apart"
+            )
+        return {d for d, c in countries.items() if c == own}
+
     def similar_documents(
-        self, document_id: str, k: int = 10, *, other_languages: bool = False
+        self, document_id: str, k: int = 10, *, other_languages: bool = False, other_countries: bool = False
     ) -> list[SimilarItem]:
         """The k documents most similar to ``document_id`` in any language (itself and its copies
-        excluded; with ``other_languages``, only documents in another language than its own);
-        [] when it is not indexed."""
+        excluded; with ``other_languages``, only documents in another language than its own; with
+        ``other_countries``, only those of another country); [] when it is not indexed."""
         view = self.space.corpus()
         rows = view.document_rows() if view is not None else {}
         if view is None or document_id not in rows:
@@ -150,7 +161,10 @@ class SimilarCases:
             language = doc.language if doc is not None else None
         own = self.store.document_languages().get(document_id, "")
         matrix = view.matrix[rows[document_id]]
-        return self._similar_by_match(matrix, own, k, self._same_documents(document_id), language)
+        exclude = self._same_documents(document_id)
+        if other_countries:
+            exclude |= self._other_countries(document_id)
+        return self._similar_by_match(matrix, own, k, exclude, language)
 
     def _same_documents(self, document_id: str) -> set[str]:
         """The document and its copies in other files, by content (see SAME_TEXT_COSINE; identical
@@ -180,10 +194,11 @@ class SimilarCases:
         return union_minhash(sp.signature or signature(sp.passage.text) for sp in stored)
 
     def similar_passages(
-        self, passage_id: str, k: int = 10, *, other_languages: bool = False
+        self, passage_id: str, k: int = 10, *, other_languages: bool = False, other_countries: bool = False
     ) -> list[SimilarItem] | None:
         """Passages of other documents most similar to one passage (with ``other_languages``, only
-        passages in another language than its own); None when it does not exist."""
+        passages in another language than its own; with ``other_countries``, of documents of
+        another country); None when it does not exist."""
         vid = self.store.vector_id_of(passage_id)
         if vid is None:
             return None
@@ -192,7 +207,10 @@ class SimilarCases:
         if not len(ids) or sp is None:
             return None
         language = sp.passage.language if other_languages else None
-        return self._similar_passages_to(matrix[0], k, self._same_documents(sp.passage.document_id), language)
+        exclude = self._same_documents(sp.passage.document_id)
+        if other_countries:
+            exclude |= self._other_countries(sp.passage.document_id)
+        return self._similar_passages_to(matrix[0], k, exclude, language)
 
     def _similar_passages_to(
         self, target: np.ndarray, k: int, exclude: set[str], language: str | None = None

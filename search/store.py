@@ -181,6 +181,9 @@ class Store:
     def document_languages(self) -> dict[str, str]:
         return self._reads.document_languages()
 
+    def document_countries(self) -> dict[str, str]:
+        return self._reads.document_countries()
+
     def vector_id_of(self, passage_id: str) -> int | None:
         return self._reads.vector_id_of(passage_id)
 

@@ -198,6 +198,11 @@ class DocumentReads:
         """{document id: its language} for every document."""
         return {r[0]: r[1] for r in self._db.query("SELECT document_id, language FROM documents")}
 
+    def document_countries(self) -> dict[str, str]:
+        """{document id: its metadata country, trimmed and lower-cased ("" for none)}."""
+        rows = self._db.query("SELECT document_id, json_extract(metadata, '$.country') FROM documents")
+        return {r[0]: str(r[1] or "").strip().lower() for r in rows}
+
     def vector_id_of(self, passage_id: str) -> int | None:
         rows = self._db.query("SELECT rowid FROM passages WHERE passage_id = ?", (passage_id,))
         return int(rows[0][0]) if rows else None

@@ -213,6 +213,20 @@ def test_results_export_as_citation_rows_in_csv_and_json_lines(client):
     assert "/search/export?format=csv&amp;q=bus+lanes" in page and "Export with citations" in page
 
 
+def test_similar_cases_can_be_limited_to_other_countries(client):
+    near = client.get("/documents/oulu20/similar", params={"k": 10}).json()["results"]
+    assert "oulu12" in {i["document_id"] for i in near}  # same country, FI
+    abroad = client.get("/documents/oulu20/similar", params={"k": 10, "other_countries": "true"}).json()
+    assert abroad["other_countries"] is True
+    assert {i["document_id"] for i in abroad["results"]} == {
+        "malmo",
+        "nordic",
+        "themed",
+    }  # SE, "FI, SE, …", none
+    r = client.get("/documents/themed/similar", params={"other_countries": "true"})
+    assert r.status_code == 422 and "no country" in r.json()["detail"]
+
+
 def test_a_query_of_spaces_is_422_on_both(client):
     for r in (client.get("/search", params={"q": "   "}), client.post("/search", json={"q": "   "})):
         assert r.status_code == 422 and "empty" in r.json()["detail"]
