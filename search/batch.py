@@ -63,6 +63,7 @@ class FileOutcome:
     passages: int = 0
     code: str | None = None  # machine-readable failure code (IngestError.code)
     reason: str | None = None
+    warnings: list[str] = field(default_factory=list)  # what extraction noticed (an indexed file)
 
 
 @dataclass(slots=True)
@@ -359,5 +360,6 @@ def _store(index: SearchIndex, item: _Todo, result: Extracted) -> FileOutcome:
     result.document.source = source_key(path)
     index.add(result, mtime=item.mtime)
     return FileOutcome(
-        str(path), "indexed", document_id=result.document.document_id, passages=len(result.passages)
-    )
+        str(path), "indexed", document_id=result.document.document_id, passages=len(result.passages),
+        warnings=list(result.warnings),
+    )  # fmt: skip

@@ -7,6 +7,7 @@ and metadata.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,47 @@ def _cut_after_compact(text: str, n: int) -> int:
     return len(text)
 
 
+class _ParserMessages(logging.Handler):
+    """pypdf's log messages for one file, kept as the document's warnings: they go to the report
+    of that file, not to the terminal of whoever indexes a folder (pypdf logs to the root logger's
+    last resort, stderr, when the application configures no logging)."""
+
+    LIMIT = 5  # distinct messages kept per file; a damaged PDF can repeat one per object
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        self.messages[message] = self.messages.get(message, 0) + 1
+
+    def __enter__(self) -> _ParserMessages:
+        logger = logging.getLogger("pypdf")
+        self._propagate = logger.propagate
+        logger.addHandler(self)
+        logger.propagate = False
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        logger = logging.getLogger("pypdf")
+        logger.removeHandler(self)
+        logger.propagate = self._propagate
+
+    def warnings(self) -> list[str]:
+        out = [f"pypdf: {m}" + (f" ({n} times)" if n > 1 else "") for m, n in self.messages.items()]
+        extra = len(out) - self.LIMIT
+        return out[: self.LIMIT] + ([f"pypdf: {extra} more kinds of message"] if extra > 0 else [])
+
+
 def extract_pdf(path: Path, data: bytes | None = None) -> ExtractedDocument:
+    with _ParserMessages() as messages:
+        doc = _extract_pdf(path, data)
+    doc.warnings.extend(messages.warnings())
+    return doc
+
+
+def _extract_pdf(path: Path, data: bytes | None = None) -> ExtractedDocument:
     from pypdf import PdfReader
 
     source = str(path)

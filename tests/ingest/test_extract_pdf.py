@@ -434,3 +434,25 @@ def test_corpus_pdf_headings_placed_in_order(name: str) -> None:
     for h in doc.headings:
         assert doc.text[h.start : h.start + len(h.text)] == h.text
     assert "\n–\n" not in f"\n{doc.text}\n"  # list markers stay with their items
+
+
+def test_parser_noise_becomes_the_documents_warnings_not_terminal_output(tmp_path: Path, capfd) -> None:
+    """Issue 12: pypdf's messages about a damaged file went to the terminal of whoever indexed a
+    folder, one line per object. They are the file's warnings now (the --report names them)."""
+    import logging
+    import re
+
+    from nordsearch.ingest.extract.pdf import extract_pdf
+
+    data = make_pdf([["Kaupunki rakentaa pyöräteitä talvella."] * 20, ["Talvikunnossapito on tärkeää."] * 20])
+    path = tmp_path / "damaged.pdf"
+    # a wrong startxref offset: pypdf recovers by scanning the file and logs what it did
+    path.write_bytes(
+        re.sub(rb"startxref\s+(\d+)", lambda m: b"startxref\n" + str(int(m[1]) + 7).encode(), data)
+    )
+    doc = extract_pdf(path)
+    assert "Talvikunnossapito" in doc.text
+    assert any(w.startswith("pypdf: incorrect startxref pointer") for w in doc.warnings), doc.warnings
+    out, err = capfd.readouterr()
+    assert "startxref" not in out + err
+    assert logging.getLogger("pypdf").propagate and not logging.getLogger("pypdf").handlers  # restored

@@ -234,6 +234,24 @@ def test_corrupt_pdf_is_reported_and_the_rest_indexed(
     assert data["failed"] == 2 and data["indexed"] == len(TEXTS)
 
 
+def test_what_extraction_noticed_in_an_indexed_file_is_in_the_report(index_dir: Path, tmp_path: Path) -> None:
+    import re
+
+    from tests.ingest.ingest_testutils import make_pdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    data = make_pdf([["Kaupunki rakentaa pyöräteitä talvella ja kunnostaa reittejä."] * 30])
+    (folder / "damaged.pdf").write_bytes(
+        re.sub(rb"startxref\s+(\d+)", lambda m: b"startxref\n" + str(int(m[1]) + 7).encode(), data)
+    )
+    report = _run(index_dir, [folder], FakeEmbedder())
+    (outcome,) = report.outcomes
+    assert outcome.status == "indexed" and any("startxref" in w for w in outcome.warnings), outcome
+    listed = json.loads(json.dumps(report.to_dict()))["files"][0]
+    assert listed["warnings"] == outcome.warnings
+
+
 # One distinctive phrase per test document: tells document embeddings apart from any other
 # embedding the index may do (e.g. theme definitions).
 MARKERS = [text.split("\n\n", 1)[1][:30] for text in TEXTS.values()]
