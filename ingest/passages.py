@@ -5,7 +5,9 @@ into passages of about Settings.passage_min_words..passage_max_words words:
 
 - a sentence is never cut, except one longer than the maximum (cut at word boundaries);
 - a heading is kept with the text that follows it (a passage never ends with a heading);
-- a passage closes at a heading once it has the minimum number of words (sections stay apart);
+- a passage closes at every heading once it has text of its own: a passage never spans two
+  sections, so its section and pages are the ones a citation needs; a short section is a short
+  passage, and a heading directly above another (a parent's) stays with it;
 - the next passage repeats the last sentence(s) of the previous one (overlap), except at a
   section start;
 - lists and tables stay whole when they fit.
@@ -147,9 +149,6 @@ def _pack(units: list[Unit], min_words: int, max_words: int, overlap: int) -> li
     first = new = 0  # current passage: units[first:i], units[new:i] are not overlap
     words = 0
 
-    def content_words(a: int, b: int) -> int:
-        return sum(u.words for u in units[a:b] if u.kind != "heading")
-
     i = 0
     n = len(units)
     while i < n:
@@ -157,7 +156,7 @@ def _pack(units: list[Unit], min_words: int, max_words: int, overlap: int) -> li
         has_new_content = any(x.kind != "heading" for x in units[new:i])
         close = False
         if has_new_content:
-            if u.kind == "heading" and content_words(first, i) >= min_words or words + u.words > max_words:
+            if u.kind == "heading" or words + u.words > max_words:
                 close = True
         elif words + u.words > max_words and new > first:
             # Only overlap so far and it does not fit with this unit: drop the overlap.
@@ -199,6 +198,12 @@ def _pack(units: list[Unit], min_words: int, max_words: int, overlap: int) -> li
     return groups
 
 
+def _first_text(units: list[Unit], new: int, end: int) -> int:
+    """The first unit of a passage's own text that is not a heading: its section is the one that
+    text is in (a parent heading above the first child's is in the passage, not its section)."""
+    return next((j for j in range(new, end) if units[j].kind != "heading"), min(new, end - 1))
+
+
 def split_passages(
     doc: ExtractedDocument, document_id: str, document_language: str, settings: Settings
 ) -> list[Passage]:
@@ -228,7 +233,7 @@ def split_passages(
                 char_end=end_char,
                 page_start=doc.page_at(start_char),
                 page_end=doc.page_at(end_char - 1),
-                section=sections.at(units[min(new, end - 1)].start),
+                section=sections.at(units[_first_text(units, new, end)].start),
                 sentences=[(u.start - start_char, u.end - start_char) for u in units[first:end]],
             )
         )

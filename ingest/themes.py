@@ -51,10 +51,13 @@ LEX_PAD = 15
 # the passage: only themes clearly closer than the passage's average similarity score high.
 EMB_CENTER = 1.0
 EMB_SLOPE = 2.0
-# Document aggregation: a theme's document score is the mean of its passage scores over the best
-# TOP_FRACTION of the document's passages, counting passages under the passage threshold as 0. It needs
-# the theme in a fair part of the text (one stray on-topic paragraph in a long report is diluted) and
-# rewards strong passages; a one-passage document is judged by that passage.
+# Document aggregation: a theme's document score is the length-weighted mean of its passage scores
+# over the best passages that together cover TOP_FRACTION of the document's text, counting passages under the
+# passage threshold as 0. It needs the theme in a fair part of the text (one stray on-topic paragraph
+# in a long report is diluted) and rewards strong passages; a one-passage document is judged by that
+# passage. By text, not by passage count: since passages stopped spanning sections, a document cut
+# into many short sections would otherwise be judged on a fifth of its headings (dev gold micro-F1
+# 0.761 -> 0.728 by count, 0.752 by text; 0.759 by text with the former passages).
 TOP_FRACTION = 0.2
 # Distinct (language, token) decisions remembered; a corpus vocabulary fits, a server's memory stays bounded.
 TOKEN_CACHE_LIMIT = 500_000
@@ -395,7 +398,8 @@ def document_scores(
     thresholds: ThemeThresholds,
     theme_ids: Sequence[str],
 ) -> np.ndarray:
-    """Per theme: mean over the top TOP_FRACTION of passages of the thresholded, length-damped scores."""
+    """Per theme: the length-weighted mean of the thresholded, length-damped scores of the best
+    passages that together cover TOP_FRACTION of the document's text (the best one always)."""
     matrix = np.asarray(scores, dtype=np.float64)
     if matrix.shape[0] == 0:
         return np.zeros(len(theme_ids))
@@ -404,8 +408,13 @@ def document_scores(
     sizes = np.maximum(np.asarray(lengths, dtype=np.float64), 1.0)
     damping = np.minimum(1.0, sizes / (0.5 * np.median(sizes)))
     kept = kept * damping[:, None]
-    k = max(1, math.ceil(TOP_FRACTION * matrix.shape[0]))
-    return -np.sort(-kept, axis=0)[:k].mean(axis=0)
+    # the best passages that together cover TOP_FRACTION of the document's text, best first, each
+    # weighted by its length (whole passages: the calibrated thresholds read scores of whole passages)
+    order = np.argsort(-kept, axis=0, kind="stable")
+    weight = sizes[order]  # per theme column: the lengths in that column's best-first order
+    take = np.cumsum(weight, axis=0) - weight < TOP_FRACTION * sizes.sum()  # the best one always
+    top = np.take_along_axis(kept, order, axis=0)
+    return (top * weight * take).sum(axis=0) / (weight * take).sum(axis=0)
 
 
 def _ranked(theme_ids: Sequence[str], row: np.ndarray, keep: np.ndarray) -> list[tuple[str, float]]:

@@ -120,6 +120,30 @@ def test_heading_never_ends_a_passage_and_sections_stay_apart() -> None:
     assert ps[-1].section in ("Asuminen > Vuokra-asunnot", "Asuminen")
 
 
+def test_a_short_section_is_its_own_passage_with_its_own_section_and_page() -> None:
+    """Issue 12: in the Lapua technical board minutes § 147 (a few lines) and the start of § 148 (a
+    school's demolition, next page) were one passage labelled § 147, pages 5-6, so a hit for the
+    demolition cited the wrong item and page."""
+    doc = _doc(
+        [
+            ("h1", "Pöytäkirja"),
+            ("h2", "§ 147 Pöytäkirjan tarkastus"),
+            ("p", _sentences(2, "Tarkastus")),
+            ("h2", "§ 148 Rakennuksen purkaminen"),
+            ("p", _sentences(3, "Purku")),
+        ],
+        pages=[5, 5, 5, 6, 6],
+    )
+    ps = split_passages(doc, DOC_ID, "fi", Settings())  # the product's sizes: 80-250 words
+    assert [p.section for p in ps] == [
+        "Pöytäkirja > § 147 Pöytäkirjan tarkastus",
+        "Pöytäkirja > § 148 Rakennuksen purkaminen",
+    ]
+    assert ps[0].text.startswith("Pöytäkirja\n\n§ 147")  # the parent heading joins its first child
+    assert "Purku" not in ps[0].text and "Tarkastus" not in ps[1].text
+    assert (ps[0].page_start, ps[0].page_end, ps[1].page_start, ps[1].page_end) == (5, 5, 6, 6)
+
+
 def test_long_sentence_split_at_word_boundaries() -> None:
     words = [f"sana{i}" for i in range(75)]
     doc = _doc([("p", " ".join(words) + ".")])

@@ -183,3 +183,28 @@ def test_thresholds_round_trip(tmp_path):
     path = save_thresholds(th, tmp_path / "t.yaml", comment="test")
     assert load_thresholds(path) == th
     assert load_thresholds(tmp_path / "missing.yaml") == ThemeThresholds()
+
+
+def test_document_scores_weigh_the_best_passages_by_how_much_text_they_cover():
+    """The best passages that together cover a fifth of the text count, each by its length: a document
+    cut into many short sections is not judged on a fifth of its headings."""
+    import numpy as np
+
+    from nordsearch.ingest.themes import ThemeThresholds, document_scores
+
+    thresholds = ThemeThresholds(passage_threshold=0.0, document_threshold=0.4)
+    # theme 0: one 1000-word section; theme 1: four 100-word sections; 20 short sections of neither
+    scores = np.zeros((25, 2))
+    scores[0, 0] = 0.9
+    scores[1:5, 1] = 0.9
+    lengths = [1000] + [100] * 4 + [100] * 20
+    whole = document_scores(scores, lengths, thresholds, ["a", "b"])
+    assert whole[0] == pytest.approx(0.9)  # that passage alone covers the fifth (700 of 3500 words)
+    # 400 words on the theme do not cover the fifth: the next best passage (the 1000 words, score 0) joins
+    assert whole[1] == pytest.approx(0.9 * 400 / 1400)
+    # the same text as one passage per section or merged into one: the same order of themes
+    merged = document_scores(
+        np.array([[0.9, 0.0], [0.0, 0.9], [0.0, 0.0]]), [1000, 400, 2000], thresholds, ["a", "b"]
+    )
+    assert (whole[0] > whole[1]) == (merged[0] > merged[1])
+    assert document_scores(np.zeros((0, 2)), [], thresholds, ["a", "b"]).tolist() == [0.0, 0.0]

@@ -117,9 +117,10 @@ def test_eval_command_prints_the_table(corpus_index: Path, e5_model_dir: Path, t
 
 def test_dev_set_retrieval_holds(shared_index: Path, e5_model_dir: Path, tmp_path: Path):
     """The development evaluation set on the real shared corpus, scored as `nordsearch eval` does.
-    Floors a little under the figures of 2026-12 (hybrid nDCG@10 0.762, cross-lingual R@10 0.816;
-    the model alone 0.624 / 0.561): a change that costs retrieval quality fails here, while bf16
-    differences between CPUs (a few thousandths) do not."""
+    Floors a little under the figures of 2026-12-07 (hybrid nDCG@10 0.753, cross-lingual R@10 0.794;
+    the model alone 0.636 / 0.601; before passages stopped spanning sections 0.762 / 0.811): a change
+    that costs retrieval quality fails here, while bf16 differences between CPUs (a few thousandths,
+    one query's rank) do not."""
     shared = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev"
     if not (shared / "queries.jsonl").exists():
         pytest.skip(f"{shared} is not there")
@@ -133,6 +134,6 @@ def test_dev_set_retrieval_holds(shared_index: Path, e5_model_dir: Path, tmp_pat
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text(encoding="utf-8"))
     hybrid, baseline = report["hybrid"]["groups"], report["baseline"]["groups"]
-    assert hybrid["all"]["ndcg@10"] >= 0.75, hybrid["all"]
-    assert hybrid["cross-lingual"]["xl_recall@10"] >= 0.79, hybrid["cross-lingual"]
+    assert hybrid["all"]["ndcg@10"] >= 0.74, hybrid["all"]
+    assert hybrid["cross-lingual"]["xl_recall@10"] >= 0.77, hybrid["cross-lingual"]
     assert hybrid["cross-lingual"]["xl_recall@10"] >= baseline["cross-lingual"]["xl_recall@10"] + 0.15
