@@ -67,13 +67,84 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -
 
 
 @pytest.fixture(scope="session")
-def shared_index(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path, shared_corpus: Path) -> Path:
+def shared_index(e5_model_dir: Path, shared_corpus: Path) -> Path:
     """../shared/corpus indexed once per test session by the real CLI with the real model, so the
-    slow tests that need its passages and vectors read them instead of re-embedding; read-only."""
-    index_dir = tmp_path_factory.mktemp("shared-index") / "index"
-    data, output = _index_with_cli(shared_corpus, index_dir, e5_model_dir)
-    assert data.get("indexed", 0) >= 60, output
+    slow tests that need its passages and vectors read them instead of re-embedding; read-only.
+    The indexing started when the tests were collected (pytest_collection_finish): here it is
+    waited for."""
+    import json
+
+    build = _SHARED_BUILD.get("build")
+    if build is None:  # not started at collection (a test asked for it indirectly): start it now
+        build = _start_shared_build(shared_corpus, e5_model_dir)
+    proc, index_dir, log = build
+    proc.wait(timeout=3600)
+    report = index_dir.parent / "report.json"
+    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    assert data.get("indexed", 0) >= 60, log.read_text(encoding="utf-8", errors="replace")[-4000:]
     return index_dir
+
+
+# The shared corpus takes the suite's longest step to index (17 min in fp32 on 2 cores, 6 with
+# bf16). Started as soon as the tests are known, at low priority, it runs on the CPU the other
+# tests leave idle (servers starting, the browser, jobs waiting) instead of alone when the first
+# test that needs it comes up.
+_SHARED_BUILD: dict[str, tuple] = {}
+
+
+def _background() -> None:
+    """In the indexing child: low priority, and a SIGTERM when the test session dies however it
+    dies (Linux), so no indexing outlives it."""
+    import contextlib
+    import ctypes
+    import os
+    import signal
+
+    os.nice(10)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _start_shared_build(corpus: Path, model_dir: Path) -> tuple:
+    import os
+    import subprocess
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="nordsearch-shared-index-"))
+    index_dir, log = base / "index", base / "index.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(model_dir)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*nordsearch_cli(), "index", str(corpus), "--index", str(index_dir), "--quiet",
+             "--report", str(base / "report.json")],
+            stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_background, start_new_session=True,
+        )  # fmt: skip
+    _SHARED_BUILD["build"] = (proc, index_dir, log)
+    return _SHARED_BUILD["build"]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly or not SHARED_CORPUS.is_dir():
+        return
+    if any("shared_index" in getattr(item, "fixturenames", ()) for item in session.items):
+        from nordsearch.ingest.settings import Settings
+        from nordsearch.models import ensure_model
+
+        _start_shared_build(SHARED_CORPUS, ensure_model(Settings().default_model_dir))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    build = _SHARED_BUILD.pop("build", None)
+    if build is None:
+        return
+    proc, index_dir, _ = build
+    if proc.poll() is None:  # the session ended first (-x, Ctrl-C): the CLI and its workers
+        import os
+        import signal
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    shutil.rmtree(index_dir.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
