@@ -11,7 +11,7 @@ score higher than a Finnish and a Swedish one on the same topic, and the band th
 document pairs in the same two languages (``PairCalibration``): "closer than 97 % of
 Finnish-Swedish pairs" is comparable across languages and readable. Measured in session 15
 (``bench/bench_similar.py``, docs/retrieval.md "Similar documents across languages"): on corpus/'s
-topic groups MAP 0.30 -> 0.67, the right topic first 3 -> 11 of 19; the shared corpus's translated
+topic groups MAP 0.40 -> 0.69, the right topic first 8 -> 12 of 19; the shared corpus's translated
 programmes stay first (10 of 10).
 """
 
