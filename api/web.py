@@ -102,7 +102,8 @@ def _shorten(text: str, limit: int = 420) -> str:
 
 
 WEB_MAX_K = 50  # results per page the web page shows at most
-FORM_FIELDS = ("q", "lang", "theme")  # what the page's form itself has inputs for
+# what the page's form itself has inputs for
+FORM_FIELDS = ("q", "lang", "theme", "city", "country", "year_from", "year_to")
 
 
 def _form(request: Request) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def _query_pairs(raw: dict[str, Any], offset: int) -> list[tuple[str, str]]:
 
 
 def _hidden(raw: dict[str, Any]) -> list[tuple[str, str]]:
-    """Parameters the form has no input for (city, country, years, documents, mode, group, k),
+    """Parameters the form has no input for (documents, mode, group, k),
     kept as hidden inputs so a new question searches within them too."""
     return _pairs(raw, {"offset", *FORM_FIELDS})
 
@@ -192,6 +193,10 @@ def web_router(holder) -> APIRouter:
         raw = _form(request)
         q = str(raw.get("q", ""))
         ctx.update(q=q, lang=raw.get("lang", []), theme=raw.get("theme", []), hidden=_hidden(raw))
+        ctx.update(
+            city=raw.get("city") or [""], country=raw.get("country") or [""],
+            year_from=raw.get("year_from", ""), year_to=raw.get("year_to", ""),
+        )  # fmt: skip
         ctx.update(groups=[], has_more=False, error=None, offset=0, k=10)
 
         def page_url(new_offset: int) -> str:

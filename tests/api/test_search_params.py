@@ -236,8 +236,23 @@ def test_the_web_page_reads_the_same_parameters(client):
     page = client.get("/", params=[("q", "bus lanes"), ("city", "malmö"), ("ui", "en")])
     assert page.status_code == 200
     assert 'data-document-id="malmo"' in page.text and 'data-document-id="oulu20"' not in page.text
-    # the filter the form has no input for rides along in the form, so the next question keeps it
-    assert '<input type="hidden" name="city" value="malmö">' in page.text
+    # the form shows the city, country and year filters it searched with, so the next question keeps them
+    assert (
+        '<input type="text" name="city" value="malmö"' in page.text
+        and 'name="city" value="malmö">' not in page.text
+    )
+    assert '<details class="filters" open>' in page.text
+    page = client.get(
+        "/", params=[("q", "bus lanes"), ("year_from", "2019"), ("country", "FI"), ("ui", "fi")]
+    )
+    assert 'name="year_from" value="2019"' in page.text and 'name="country" value="FI"' in page.text
+    assert "Kaupunki, maa, vuosi" in page.text and 'data-document-id="oulu20"' in page.text
+    assert 'data-document-id="oulu12"' not in page.text  # 2012
+    page = client.get("/", params=[("q", "bus lanes"), ("mode", "dense")])  # no input: a hidden one
+    assert (
+        '<input type="hidden" name="mode" value="dense">' in page.text
+        and '<details class="filters">' in page.text
+    )
     # the form's "all languages" sends lang= (empty): no filter, not an error
     page = client.get("/", params=[("q", "bus lanes"), ("lang", ""), ("year_to", "2015")])
     assert 'data-document-id="oulu12"' in page.text and 'data-document-id="malmo"' not in page.text
