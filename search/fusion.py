@@ -29,23 +29,32 @@ def coverage_weighted(
 
 
 def within_language(
-    dense_order: Sequence[int], fused: Mapping[int, float], language_of: Mapping[int, str]
+    dense_ranked: Sequence[tuple[int, float]],
+    fused: Mapping[int, float],
+    language_of: Mapping[int, str],
+    dense_of: Mapping[int, float] | None = None,
 ) -> list[tuple[int, float]]:
     """Merge that lets lexical evidence reorder passages only *within* a language.
 
-    The dense ranking decides which language fills each rank (dense crosses languages); the
-    fused score decides which passage of that language goes there. So lexical matching can pick
-    the better Finnish passage for a Finnish query but never pushes a Swedish answer down.
-    Candidates missing from ``dense_order`` follow, by fused score. Returned scores are the
-    fused ones (so they need not decrease monotonically).
+    The dense ranking (``dense_ranked``: (id, dense score), best first) decides which language
+    fills each rank (dense crosses languages); the fused score decides which passage of that
+    language goes there. So lexical matching can pick the better Finnish passage for a Finnish
+    query but never pushes a Swedish answer down. Candidates missing from the dense ranking
+    follow, by fused score.
+
+    The score returned for a rank is the one that gave the rank: the dense score of the slot it
+    fills, so a ranked list's scores never go up (a passage's own fused score could exceed the
+    one above it). Those that follow get their dense score (``dense_of``), capped by the last.
     """
+    dense_order = [v for v, _ in dense_ranked]
+    slot_score = [s for _, s in dense_ranked]
     queues: dict[str, list[int]] = {}
     for vid in sorted(fused, key=lambda v: (-fused[v], v)):
         queues.setdefault(language_of.get(vid, ""), []).append(vid)
     heads = dict.fromkeys(queues, 0)
     used: set[int] = set()
     out: list[tuple[int, float]] = []
-    for vid in dense_order:
+    for slot, vid in enumerate(dense_order):
         lang = language_of.get(vid, "")
         queue = queues.get(lang, [])
         while heads.get(lang, 0) < len(queue) and queue[heads[lang]] in used:
@@ -54,7 +63,9 @@ def within_language(
             pick = queue[heads[lang]]
             heads[lang] += 1
             used.add(pick)
-            out.append((pick, fused[pick]))
-    rest = [v for v in fused if v not in used]
-    out += [(v, fused[v]) for v in sorted(rest, key=lambda v: (-fused[v], v))]
+            out.append((pick, slot_score[slot]))
+    last = out[-1][1] if out else float("inf")
+    for v in sorted((v for v in fused if v not in used), key=lambda v: (-fused[v], v)):
+        last = min(last, (dense_of or fused).get(v, fused[v]))
+        out.append((v, last))
     return out

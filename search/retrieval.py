@@ -116,9 +116,7 @@ class Retriever:
         cov = {v: lexical.coverage(words, terms) for v, terms in present.items()}
         scores = fusion.coverage_weighted(dense_scores, dict(lex), cov, request.lexical_weight)
         info = self.store.passage_info(list(scores))
-        return fusion.within_language(
-            [v for v, _ in dense], scores, {v: lang for v, (_, lang) in info.items()}
-        )
+        return fusion.within_language(dense, scores, {v: lang for v, (_, lang) in info.items()}, dense_scores)
 
 
 def language_weights(text: str) -> dict[str, float] | None:
