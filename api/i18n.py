@@ -44,6 +44,7 @@ LABELS: dict[str, dict[str, str]] = {
         "country": "Country",
         "year_from": "From year",
         "year_to": "To year",
+        "more_from_document": "More from this document",
     },
     "fi": {
         "title": "nordsearch — pohjoismaiset suunnittelukäytännöt",
@@ -81,6 +82,7 @@ LABELS: dict[str, dict[str, str]] = {
         "country": "Maa",
         "year_from": "Vuodesta",
         "year_to": "Vuoteen",
+        "more_from_document": "Lisää tästä asiakirjasta",
     },
     "sv": {
         "title": "nordsearch — nordisk planeringspraxis",
@@ -118,6 +120,7 @@ LABELS: dict[str, dict[str, str]] = {
         "country": "Land",
         "year_from": "Från år",
         "year_to": "Till år",
+        "more_from_document": "Mer från det här dokumentet",
     },
     "nb": {
         "title": "nordsearch — nordisk planleggingspraksis",
@@ -155,6 +158,7 @@ LABELS: dict[str, dict[str, str]] = {
         "country": "Land",
         "year_from": "Fra år",
         "year_to": "Til år",
+        "more_from_document": "Mer fra dette dokumentet",
     },
     "da": {
         "title": "nordsearch — nordisk planlægningspraksis",
@@ -192,6 +196,7 @@ LABELS: dict[str, dict[str, str]] = {
         "country": "Land",
         "year_from": "Fra år",
         "year_to": "Til år",
+        "more_from_document": "Mere fra dette dokument",
     },
 }
 

@@ -262,6 +262,19 @@ def test_the_web_page_reads_the_same_parameters(client):
     assert page.status_code == 200 and 'class="error"' in page.text and "offset" in page.text
 
 
+def test_a_document_card_shows_its_best_passage_and_folds_the_rest(client):
+    page = client.get("/", params={"q": "bus lanes", "k": 10, "ui": "en"}).text
+    cards = page.split('<li class="doc"')[1:]
+    assert cards and len({c.split('"')[1] for c in cards}) == len(cards)  # one card per document
+    folded = [c for c in cards if '<details class="more">' in c]
+    assert folded, "with 10 passages of 5 documents some card holds more than one"
+    for card in folded:
+        best, rest = card.split('<details class="more">', 1)
+        hit = '<div class="hit">'
+        assert best.count(hit) == 1 and rest.count(hit) >= 1
+        assert f"More from this document ({rest.count(hit)})" in rest
+
+
 def test_the_web_page_pages_keep_every_filter(client):
     page = client.get("/", params=[("q", "bus lanes"), ("k", "1"), ("country", "FI"), ("ui", "en")])
     assert "offset=1" in page.text and "country=FI" in page.text and "k=1" in page.text
