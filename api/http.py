@@ -371,6 +371,9 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
     app.include_router(extra_routes(holder, jobs, settings, parse_roots(settings.index_roots)))
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
     app.include_router(web_router(holder), dependencies=[Depends(require_read_web)])
+    from nordsearch.api.file_route import file_router
+
+    app.include_router(file_router(holder), dependencies=[Depends(require_read_web)])  # a link: cookie too
     from nordsearch.api.web_auth import key_router
 
     app.include_router(key_router())

@@ -127,6 +127,30 @@ def test_document_detail_has_pages_and_themes(client: httpx.Client):
     assert len(pages) >= 2 and all(isinstance(p["themes"], list) for p in doc["passages"])
 
 
+def test_a_document_links_to_its_original_file(client: httpx.Client, tmp_path: Path):
+    """Issue 12: a hit links to the file it came from; a PDF opens in the browser (#page=N), an
+    HTML page is a download (opened on this origin, its scripts would run here)."""
+    pdf = client.get("/documents", params={"format": "pdf", "limit": 1}).json()["documents"][0]
+    r = client.get(f"/documents/{pdf['document_id'][:12]}/file")
+    assert (
+        r.status_code == 200
+        and r.content.startswith(b"%PDF")
+        and r.headers["content-type"] == "application/pdf"
+    )
+    assert (
+        r.headers["content-disposition"].startswith("inline")
+        and r.content == Path(pdf["source"]).read_bytes()
+    )
+    html = client.get("/documents", params={"format": "html", "limit": 1}).json()["documents"][0]
+    r = client.get(f"/documents/{html['document_id']}/file")
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
+    assert (
+        r.headers["content-type"] == "application/octet-stream"
+        and r.headers["x-content-type-options"] == "nosniff"
+    )
+    assert client.get("/documents/nope/file").status_code == 404
+
+
 def test_themes_in_each_language(client: httpx.Client):
     fi = client.get("/themes", params={"lang": "fi"}).json()
     en = client.get("/themes").json()

@@ -275,6 +275,13 @@ def test_a_document_card_shows_its_best_passage_and_folds_the_rest(client):
         assert f"More from this document ({rest.count(hit)})" in rest
 
 
+def test_a_hit_links_to_its_original_file_and_a_missing_one_is_named(client):
+    page = client.get("/", params={"q": "bus lanes", "ui": "en"}).text
+    assert 'class="original" href="/documents/' in page and ">Original file</a>" in page
+    r = client.get("/documents/malmo/file")  # the fake index's sources are not files
+    assert r.status_code == 404 and "no longer at" in r.json()["detail"]
+
+
 def test_the_web_page_pages_keep_every_filter(client):
     page = client.get("/", params=[("q", "bus lanes"), ("k", "1"), ("country", "FI"), ("ui", "en")])
     assert "offset=1" in page.text and "country=FI" in page.text and "k=1" in page.text
