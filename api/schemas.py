@@ -222,6 +222,9 @@ class Stats(Open):
     documents_by_language: dict[str, int]
     passages_by_language: dict[str, int]
     documents_by_format: dict[str, int] | None = None
+    documents_by_country: dict[str, int] | None = Field(
+        default=None, description="Documents per metadata country."
+    )
     passages_by_theme: dict[str, int]
     documents_by_theme: dict[str, int]
 

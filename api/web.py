@@ -145,6 +145,30 @@ def _hidden(raw: dict[str, Any]) -> list[tuple[str, str]]:
     return _pairs(raw, {"offset", *FORM_FIELDS})
 
 
+# The home page's example questions, one per language; each finds answers in other languages too.
+EXAMPLES = (
+    ("fi", "miten kaupungit ovat lisänneet pyöräilyä talvella?"),
+    ("sv", "hur hanterar städer skyfall och dagvatten?"),
+    ("nb", "hvordan kan byer fortette rundt stasjoner?"),
+    ("da", "hvordan kan man genbruge byggematerialer?"),
+    ("en", "what do state and city partnership agreements fund?"),
+)
+
+
+def _collection(holder) -> dict[str, Any] | None:
+    """The home page's figures: documents per language, country and theme (None before the index
+    is loaded: the page still offers the search)."""
+    from nordsearch.api.service import stats_json
+
+    if holder.index is None:
+        return None
+    data = stats_json(holder.index)
+    return {
+        key: data.get(key) or {}
+        for key in ("documents_by_language", "documents_by_country", "documents_by_theme")
+    } | {"documents": data["documents"], "passages": data["passages"]}
+
+
 def web_router(holder) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -205,6 +229,8 @@ def web_router(holder) -> APIRouter:
         ctx["page_url"] = page_url
         ctx["back"] = urlencode([*_pairs(raw, set()), ("ui", ctx["ui"])])  # this page, as it was asked
         if not q.strip():
+            ctx["collection"] = _collection(holder)
+            ctx["examples"] = EXAMPLES
             return render("search.html", ctx)
         try:
             params = SearchParams.model_validate(raw)

@@ -66,6 +66,7 @@ class IndexStats:
     documents_by_language: dict[str, int] = field(default_factory=dict)
     passages_by_language: dict[str, int] = field(default_factory=dict)
     documents_by_format: dict[str, int] = field(default_factory=dict)
+    documents_by_country: dict[str, int] = field(default_factory=dict)  # metadata "country", as written
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -346,4 +347,5 @@ class SearchIndex:
             dimension=s["dimension"], generation=s["generation"], index_type=kind, vectors_saved=saved,
             size_bytes=size, documents_by_language=s["documents_by_language"],
             passages_by_language=s["passages_by_language"], documents_by_format=s["documents_by_format"],
+            documents_by_country=s["documents_by_country"],
         )  # fmt: skip

@@ -299,6 +299,12 @@ class DocumentReads:
         docs_by_lang = dict(
             self._db.query("SELECT language, count(*) FROM documents GROUP BY language ORDER BY 2 DESC")
         )
+        by_country = dict(
+            self._db.query(
+                "SELECT trim(json_extract(metadata, '$.country')) AS c, count(*) FROM documents"
+                " WHERE c IS NOT NULL AND c != '' GROUP BY c ORDER BY 2 DESC, 1"
+            )
+        )
         return {
             "documents": self.count_documents(),
             "passages": self.passage_count(),
@@ -309,6 +315,7 @@ class DocumentReads:
             "documents_by_language": docs_by_lang,
             "passages_by_language": by_lang,
             "documents_by_format": by_format,
+            "documents_by_country": by_country,
         }
 
 

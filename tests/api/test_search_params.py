@@ -282,6 +282,21 @@ def test_a_hit_links_to_its_original_file_and_a_missing_one_is_named(client):
     assert r.status_code == 404 and "no longer at" in r.json()["detail"]
 
 
+def test_the_home_page_shows_the_collection_and_example_questions(client):
+    import html
+    import re
+
+    page = html.unescape(client.get("/", params={"ui": "en"}).text)
+    assert "In the collection" in page and f"{len(FILES)} documents" in page
+    facets = re.findall(r'<span class="facet">([^<]*)</span>', page)
+    assert "English 4" in facets and "Swedish 1" in facets  # per language
+    assert "FI 2" in facets and "SE 1" in facets and "FI, SE, NO, DK 1" in facets  # per country, as written
+    assert any(f.startswith("Circular economy") for f in facets), facets  # per theme, by its label
+    examples = re.findall(r'<li lang="(\w+)"><a href="/\?q=([^"&]+)&', page)
+    assert [lang for lang, _ in examples] == ["fi", "sv", "nb", "da", "en"]
+    assert "Try asking" in page and client.get("/", params={"q": "bus"}).text.count("In the collection") == 0
+
+
 def test_the_web_page_pages_keep_every_filter(client):
     page = client.get("/", params=[("q", "bus lanes"), ("k", "1"), ("country", "FI"), ("ui", "en")])
     assert "offset=1" in page.text and "country=FI" in page.text and "k=1" in page.text
