@@ -123,6 +123,14 @@ def _start_shared_build(corpus: Path, model_dir: Path) -> tuple:
     return _SHARED_BUILD["build"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need the shared index run last (in their order), so every other test runs
+    while it is built."""
+    needs = [item for item in items if "shared_index" in getattr(item, "fixturenames", ())]
+    if needs:
+        items[:] = [item for item in items if item not in needs] + needs
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly or not SHARED_CORPUS.is_dir():
         return
