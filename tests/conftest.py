@@ -113,11 +113,13 @@ def _start_shared_build(corpus: Path, model_dir: Path) -> tuple:
     base = Path(tempfile.mkdtemp(prefix="nordsearch-shared-index-"))
     index_dir, log = base / "index", base / "index.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NORDSEARCH_MODEL": str(model_dir)}
+    # its own process group, not its own session: a new session is a new scheduler autogroup
+    # (Linux), which gets an equal share of the CPU whatever its nice value
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [*nordsearch_cli(), "index", str(corpus), "--index", str(index_dir), "--quiet",
              "--report", str(base / "report.json")],
-            stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_background, start_new_session=True,
+            stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_background, process_group=0,
         )  # fmt: skip
     _SHARED_BUILD["build"] = (proc, index_dir, log)
     return _SHARED_BUILD["build"]
