@@ -117,4 +117,5 @@ def test_light_lookups_theme_counts_and_stats(store, embedder):
         "generation": store.generation(), "schema_version": SCHEMA_VERSION,
         "documents_by_language": {"en": 1}, "passages_by_language": {"en": 1, "sv": 1},
         "documents_by_format": {"txt": 1},
+        "documents_by_country": {},
     }  # fmt: skip
