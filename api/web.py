@@ -5,23 +5,14 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from nordsearch.api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES, pick_ui_language
-
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-@lru_cache(maxsize=1)
-def _env():
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+from nordsearch.api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES
+from nordsearch.api.web_errors import request_ui_language, templates
 
 
 @lru_cache(maxsize=1)
@@ -173,10 +164,7 @@ def web_router(holder) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def context(request: Request) -> dict[str, Any]:
-        ui = pick_ui_language(
-            request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
-            request.headers.get("accept-language"),
-        )
+        ui = request_ui_language(request)
 
         def switch_url(code: str) -> str:
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "ui"]
@@ -199,7 +187,7 @@ def web_router(holder) -> APIRouter:
         }
 
     def render(name: str, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
-        return HTMLResponse(_env().get_template(name).render(**ctx), status_code=status)
+        return HTMLResponse(templates().get_template(name).render(**ctx), status_code=status)
 
     @router.get("/", response_class=HTMLResponse)
     async def page(request: Request):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from nordsearch.api.auth import KEY_COOKIE
-from nordsearch.api.web_errors import standalone_page
+from nordsearch.api.web_errors import request_ui_language, standalone_page
 
 KEY_LABELS = {
     "en": {
@@ -45,12 +45,7 @@ COOKIE_DAYS = 30
 
 
 def key_page(request: Request, status: int, detail: str) -> HTMLResponse:
-    from nordsearch.api.i18n import pick_ui_language
-
-    ui = pick_ui_language(
-        request.query_params.get("ui") or request.cookies.get("nordsearch_ui"),
-        request.headers.get("accept-language"),
-    )
+    ui = request_ui_language(request)
     query = f"?{request.url.query}" if request.url.query else ""
     headers = {"WWW-Authenticate": 'Bearer realm="nordsearch"'} if status == 401 else None
     return standalone_page(
