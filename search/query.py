@@ -10,9 +10,11 @@ from nordsearch.search.filters import PassageFilter
 # The search modes and result groupings: defined here once; the CLI, the HTTP API and the web
 # page take their choices (and their validation) from these.
 Mode = Literal["hybrid", "dense", "lexical"]
-Group = Literal["passage", "document"]
+Group = Literal["passage", "document", "country", "city"]
 MODES: tuple[str, ...] = get_args(Mode)
 GROUPS: tuple[str, ...] = get_args(Group)
+# groupings that compare places: the document metadata field each one reads (search.place_groups)
+PLACE_GROUPS: dict[str, str] = {"country": "country", "city": "city"}
 MAX_PASSAGES_PER_DOCUMENT = 10
 MAX_K = 200
 MAX_QUERY_CHARS = 2000
@@ -44,7 +46,11 @@ class SearchRequest:
     # out answers (see search.hubness); 0 = plain cosine
     hub_weight: float = HUB_WEIGHT
     # "document": one result per document (its best passage), with up to passages_per_document
-    # of its best passages under ``passages``; k and offset then count documents.
+    # of its best passages under ``passages``; k and offset then count documents. "country" and
+    # "city": the best places side by side, k documents each (search.place_groups). "passage": at
+    # most passages_per_document passages of one document come before every other candidate
+    # (the others follow when nothing else matches), so one long report in the query's own
+    # language cannot fill the page of a cross-lingual question.
     group: Group = "passage"
     passages_per_document: int = 3
     # Snippet, highlighted terms and best sentence for each returned hit (no model call: the
@@ -103,8 +109,11 @@ class SearchHit:
     best_sentence_span: list[int] | None = None  # [start, end) of best_sentence in snippet
     # ids of passages with the same text elsewhere (collapsed into this hit)
     duplicates: list[str] = field(default_factory=list)
-    # group="document": this document's best passages (this hit's own first), each a SearchHit
+    # group="document" (and "country"/"city"): this document's best passages (this hit's own
+    # first), each a SearchHit
     passages: list[SearchHit] = field(default_factory=list)
+    # group="country"/"city": the place this hit's group compares (its document's metadata value)
+    group_value: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

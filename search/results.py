@@ -35,14 +35,19 @@ def assemble(
     store: Store, ranked: list[tuple[int, float]], request: SearchRequest
 ) -> tuple[list[SearchHit], bool, SentenceData]:
     """Ranked passages -> the requested page of hits: near-duplicates collapsed into the best-ranked
-    copy, and with group="document" one hit per document carrying its best passages. Also the
-    stored sentence spans and vectors of every passage read (for add_snippets)."""
+    copy; in passage mode at most request.passages_per_document passages of one document before
+    every other candidate's; with group="document" one hit per document carrying its best
+    passages. Also the stored sentence spans and vectors of every passage read (for add_snippets)."""
 
     need = request.offset + request.k
     by_doc = request.group == "document"
     leaders: list[SearchHit] = []  # passage mode: distinct passages; document mode: documents
     doc_hit: dict[str, SearchHit] = {}
     seen = DuplicateFinder()
+    # passage mode: a document's passages beyond passages_per_document wait until no other
+    # document's remain (one long report in the query's language would otherwise fill the page)
+    per_doc: dict[str, int] = {}
+    deferred: list[SearchHit] = []
     sentences: SentenceData = {}
     done = False
     for chunk in _chunks(ranked, need + FIRST_CHUNK_SLACK):
@@ -61,6 +66,11 @@ def assemble(
                     continue
                 seen.add(sp.passage.text, hit, sp.signature)
             if not by_doc:
+                shown = per_doc.get(hit.document_id, 0)
+                per_doc[hit.document_id] = shown + 1
+                if shown >= request.passages_per_document:
+                    deferred.append(hit)
+                    continue
                 leaders.append(hit)
                 if len(leaders) > need:
                     done = True
@@ -78,6 +88,8 @@ def assemble(
                 group.passages.append(hit)
         if done:
             break
+    if not done:  # every candidate seen: a document's further passages follow, best first
+        leaders += deferred[: need + 1 - len(leaders)]
     page = leaders[request.offset : need]
     return page, len(leaders) > need, sentences
 

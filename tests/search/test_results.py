@@ -47,6 +47,26 @@ def test_pages_do_not_overlap(index, group):
     assert first.has_more and not {key(h) for h in first.results} & {key(h) for h in second.results}
 
 
+def test_a_documents_passages_beyond_the_cap_wait_for_the_other_documents(index):
+    """One long report matching the query must not fill a page of passages (the Finnish winter
+    cycling programme's ten short sections took 8 of the top 10 for a Finnish question)."""
+    q = "winter cycling snow clearing cycle lanes part"
+
+    def bike1_before_the_last_other(res) -> int:
+        docs = [h.document_id for h in res.results]
+        last_other = max(i for i, d in enumerate(docs) if d != "bike1")
+        return docs[:last_other].count("bike1")
+
+    plain = index.search(SearchRequest(q, k=8, passages_per_document=10, snippets=False))
+    assert bike1_before_the_last_other(plain) > 3  # the case the cap is for
+    res = index.search(SearchRequest(q, k=8, snippets=False))
+    assert len(res.results) == 8 and bike1_before_the_last_other(res) == 3
+    # restricted to one document, its passages all come, best first (never fewer than k)
+    one = index.search(SearchRequest(q, k=5, document_ids=["bike1"], snippets=False))
+    assert [h.document_id for h in one.results] == ["bike1"] * 5
+    assert [h.score for h in one.results] == sorted((h.score for h in one.results), reverse=True)
+
+
 def test_same_text_in_two_reports_is_collapsed(index):
     res = index.search(SearchRequest(SHARED, k=10, mode="lexical"))
     shared = [h for h in res.results if h.text == SHARED]
