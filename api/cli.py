@@ -125,7 +125,12 @@ def search(
     mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.", metavar="MODE")] = "hybrid",
     offset: Annotated[int, typer.Option(help="Skip this many results (paging).", metavar="N")] = 0,
     group: Annotated[
-        str, typer.Option(help="passage, or document: one result per document.", metavar="GROUP")
+        str,
+        typer.Option(
+            help="passage; document: one result per document; country or city: the best documents of each,"
+            " side by side (-k per place).",
+            metavar="GROUP",
+        ),
     ] = "passage",
     index: IndexOpt = None,
     as_json: JsonOpt = False,

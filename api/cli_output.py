@@ -26,7 +26,13 @@ def print_results(data: dict) -> None:
     if not data["results"]:
         console.print("No results.")
         return
-    for rank, hit in enumerate(data["results"], start=1 + data.get("offset", 0)):
+    place = None
+    rank = data.get("offset", 0)
+    for hit in data["results"]:
+        if hit.get("group_value") and hit["group_value"] != place:  # group=country/city: a heading per place
+            place, rank = hit["group_value"], data.get("offset", 0)
+            console.print(f"\n[bold underline]{escape(place)}[/bold underline]")
+        rank += 1
         page = f" p. {hit['page']}" if hit.get("page") else ""
         console.print(
             f"[bold]{rank}. {escape(hit['title'] or '')}[/bold] [dim]({hit['language']}{page}, "

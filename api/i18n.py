@@ -48,6 +48,10 @@ LABELS: dict[str, dict[str, str]] = {
         "year_from": "From year",
         "year_to": "To year",
         "more_from_document": "More from this document",
+        "compare_by": "Compare by",
+        "no_comparison": "No comparison",
+        "by_country": "Country",
+        "by_city": "City",
     },
     "fi": {
         "title": "nordsearch — pohjoismaiset suunnittelukäytännöt",
@@ -89,6 +93,10 @@ LABELS: dict[str, dict[str, str]] = {
         "year_from": "Vuodesta",
         "year_to": "Vuoteen",
         "more_from_document": "Lisää tästä asiakirjasta",
+        "compare_by": "Vertaa",
+        "no_comparison": "Ei vertailua",
+        "by_country": "maittain",
+        "by_city": "kaupungeittain",
     },
     "sv": {
         "title": "nordsearch — nordisk planeringspraxis",
@@ -130,6 +138,10 @@ LABELS: dict[str, dict[str, str]] = {
         "year_from": "Från år",
         "year_to": "Till år",
         "more_from_document": "Mer från det här dokumentet",
+        "compare_by": "Jämför",
+        "no_comparison": "Ingen jämförelse",
+        "by_country": "per land",
+        "by_city": "per stad",
     },
     "nb": {
         "title": "nordsearch — nordisk planleggingspraksis",
@@ -171,6 +183,10 @@ LABELS: dict[str, dict[str, str]] = {
         "year_from": "Fra år",
         "year_to": "Til år",
         "more_from_document": "Mer fra dette dokumentet",
+        "compare_by": "Sammenlign",
+        "no_comparison": "Ingen sammenligning",
+        "by_country": "per land",
+        "by_city": "per by",
     },
     "da": {
         "title": "nordsearch — nordisk planlægningspraksis",
@@ -212,6 +228,10 @@ LABELS: dict[str, dict[str, str]] = {
         "year_from": "Fra år",
         "year_to": "Til år",
         "more_from_document": "Mere fra dette dokument",
+        "compare_by": "Sammenlign",
+        "no_comparison": "Ingen sammenligning",
+        "by_country": "per land",
+        "by_city": "per by",
     },
 }
 

@@ -63,7 +63,9 @@ class SearchParams(BaseModel):
     year_to: Year | None = Field(default=None, description="Document metadata year, inclusive.")
     document_id: list[Value] | None = Field(default=None, max_length=100, description="Only these documents.")
     group: Group = Field(
-        default="passage", description="document: one result per document with its best passages."
+        default="passage",
+        description="document: one result per document with its best passages; country or city: the best"
+        " k documents of each country (city), side by side, each hit's place in group_value.",
     )
 
 

@@ -137,7 +137,12 @@ class Hit(Open):
 
 class SearchHit(Hit):
     passages: list[Hit] | None = Field(
-        default=None, description="group=document: the document's best passages."
+        default=None, description="group=document, country or city: the document's best passages."
+    )
+    group_value: str | None = Field(
+        default=None,
+        description="group=country or city: the place whose group this hit is in.",
+        examples=["SE"],
     )
 
 
@@ -148,7 +153,8 @@ class SearchResult(Open):
     offset: int
     total: int = Field(
         description="How many results there are: passages matching the filters (lexical mode: and a "
-        "query term); with group=document, the documents holding them."
+        "query term); with group=document, the documents holding them; with group=country or city, the "
+        "documents of the places shown."
     )
     group: str
     has_more: bool

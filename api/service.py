@@ -79,6 +79,7 @@ HIT_FIELDS = (
     "best_sentence_span",
     "duplicates",
     "passages",
+    "group_value",
 )
 
 
@@ -97,7 +98,8 @@ def search_json(index: SearchIndex, request: SearchRequest) -> dict[str, Any]:
         data = as_dict(hit)
         row = {key: data.get(key) for key in HIT_FIELDS}
         row["passages"] = [
-            {key: p.get(key) for key in HIT_FIELDS if key != "passages"} for p in row.get("passages") or []
+            {key: p.get(key) for key in HIT_FIELDS if key not in ("passages", "group_value")}
+            for p in row.get("passages") or []
         ]
         results.append(row)
     return {

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from nordsearch.api.i18n import LABELS, LANGUAGE_NAMES, UI_LANGUAGES
 from nordsearch.api.web_errors import request_ui_language, templates
+from nordsearch.search.query import PLACE_GROUPS
 
 
 @lru_cache(maxsize=1)
@@ -63,28 +64,41 @@ def snippet_html(hit: dict[str, Any]) -> str:
 
 
 def group_hits(hits: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
-    """Hits (best first) -> documents in the order of their best hit, each with its hits."""
+    """Hits (best first) -> documents in the order of their best hit, each with its hits (a
+    document-level hit, group=document/country/city, brings its best passages)."""
     groups: dict[str, dict[str, Any]] = {}
-    for hit in hits:
+    for top in hits:
         g = groups.setdefault(
-            hit["document_id"],
+            top["document_id"],
             {
-                "document_id": hit["document_id"],
-                "title": hit["title"],
-                "language": hit["language"],
+                "document_id": top["document_id"],
+                "title": top["title"],
+                "language": top["language"],
+                "place": top.get("group_value") or "",
                 "themes": [],
                 "hits": [],
             },
         )
-        hit = dict(hit)
-        hit["snippet_html"] = hit.get("snippet_html") or (
-            snippet_html(hit) if hit.get("snippet") else highlight(_shorten(hit["text"]), query)
-        )
-        g["hits"].append(hit)
-        for th in hit.get("themes") or []:
-            if th not in g["themes"]:
-                g["themes"].append(th)
+        for hit in top.get("passages") or [top]:
+            hit = dict(hit)
+            hit["snippet_html"] = hit.get("snippet_html") or (
+                snippet_html(hit) if hit.get("snippet") else highlight(_shorten(hit["text"]), query)
+            )
+            g["hits"].append(hit)
+            for th in hit.get("themes") or []:
+                if th not in g["themes"]:
+                    g["themes"].append(th)
     return list(groups.values())
+
+
+def by_place(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Document cards of a group=country/city search -> its places in order, each with its cards."""
+    places: list[dict[str, Any]] = []
+    for g in groups:
+        if not places or places[-1]["value"] != g["place"]:
+            places.append({"value": g["place"], "documents": []})
+        places[-1]["documents"].append(g)
+    return places
 
 
 def _shorten(text: str, limit: int = 420) -> str:
@@ -94,7 +108,8 @@ def _shorten(text: str, limit: int = 420) -> str:
 
 WEB_MAX_K = 50  # results per page the web page shows at most
 # what the page's form itself has inputs for
-FORM_FIELDS = ("q", "lang", "theme", "city", "country", "year_from", "year_to")
+FORM_FIELDS = ("q", "lang", "theme", "city", "country", "year_from", "year_to", "group")
+COMPARE_K = 3  # documents per place in the comparison layout unless the URL asks for k
 
 
 def _form(request: Request) -> dict[str, Any]:
@@ -209,7 +224,11 @@ def web_router(holder) -> APIRouter:
             city=raw.get("city") or [""], country=raw.get("country") or [""],
             year_from=raw.get("year_from", ""), year_to=raw.get("year_to", ""),
         )  # fmt: skip
-        ctx.update(groups=[], has_more=False, error=None, offset=0, k=10)
+        ctx.update(
+            groups=[], places=[], has_more=False, error=None, offset=0, k=10, group=raw.get("group", "")
+        )
+        if raw.get("group") in PLACE_GROUPS:
+            raw.setdefault("k", str(COMPARE_K))
 
         def page_url(new_offset: int) -> str:
             return "/?" + urlencode([*_query_pairs(raw, max(0, new_offset)), ("ui", ctx["ui"])])
@@ -225,6 +244,8 @@ def web_router(holder) -> APIRouter:
             ctx.update(offset=params.offset, k=params.k)
             data = search_json(holder.get(), to_search_request(params))
             ctx["groups"] = group_hits(data["results"], q)
+            if params.group in PLACE_GROUPS:
+                ctx["places"] = by_place(ctx["groups"])
             ctx["has_more"] = data.get("total", 0) > params.offset + params.k
         except ValidationError as exc:
             ctx["error"] = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

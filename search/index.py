@@ -28,7 +28,8 @@ from nordsearch.search.errors import AmbiguousDocumentIdError, IndexNotFoundErro
 from nordsearch.search.filters import DocumentFilter
 from nordsearch.search.indexer import LOCK_FILE, Indexer, passage_embedding_text
 from nordsearch.search.locking import WriterLock
-from nordsearch.search.query import SearchRequest, SearchResponse, SimilarItem
+from nordsearch.search.place_groups import search_by_place
+from nordsearch.search.query import PLACE_GROUPS, SearchRequest, SearchResponse, SimilarItem
 from nordsearch.search.retrieval import Retriever, language_weights
 from nordsearch.search.similar import SimilarCases
 from nordsearch.search.store import Store
@@ -241,6 +242,8 @@ class SearchIndex:
     # -- search ---------------------------------------------------------------------------------
 
     def search(self, request: SearchRequest) -> SearchResponse:
+        if request.group in PLACE_GROUPS:
+            return search_by_place(self.search, self.store, request)
         filters = request.filter()
         need = request.offset + request.k
         # how many ranked passages to look at: a page of documents needs more passages than a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -84,6 +85,28 @@ def test_post_search_document_filters_and_grouping(client: httpx.Client):
     grouped = client.post("/search", json={"q": "cycling in winter", "k": 3, "group": "document"}).json()
     ids = [h["document_id"] for h in grouped["results"]]
     assert grouped["group"] == "document" and len(ids) == len(set(ids))
+
+
+def test_compare_by_country_in_the_api_the_cli_and_the_page(client: httpx.Client, corpus_index: Path):
+    """Issue 12, point 5: for a Finnish question, the best documents of each country side by side."""
+    q = "miten kaupungit ovat lisänneet pyöräilyä talvella?"
+    got = client.get("/search", params={"q": q, "k": 2, "group": "country"}).json()
+    assert got == client.post("/search", json={"q": q, "k": 2, "group": "country"}).json()
+    places = [h["group_value"] for h in got["results"]]
+    assert {"FI", "SE", "NO", "DK"} <= set(places)
+    assert places == sorted(places, key=places.index)  # each place's documents together
+    assert all(places.count(p) <= 2 for p in set(places)) and got["has_more"]
+    assert all(h["passages"] and h["passages"][0]["passage_id"] == h["passage_id"] for h in got["results"])
+    docs = {d["document_id"]: d for d in client.get("/documents", params={"limit": 500}).json()["documents"]}
+    assert all(docs[h["document_id"]]["metadata"]["country"] == h["group_value"] for h in got["results"])
+    cli = cli_json("search", q, "-k", "2", "--group", "country", "--index", str(corpus_index))
+    assert [(h["group_value"], h["passage_id"]) for h in cli["results"]] == [
+        (h["group_value"], h["passage_id"]) for h in got["results"]
+    ]
+    page = client.get("/", params={"q": q, "group": "country", "ui": "fi"}).text
+    sections = re.findall(r'<section class="place">\s*<h2>([^<]+)</h2>', page)
+    assert sections == list(dict.fromkeys(places))  # the page shows the API's places, in its order
+    assert '<option value="country" selected>' in page
 
 
 @pytest.mark.parametrize(

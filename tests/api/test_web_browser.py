@@ -119,6 +119,59 @@ def test_language_filter_applies_from_the_select(page):
     assert langs == {"danska"}
 
 
+def test_compare_by_country_side_by_side_on_a_desktop_stacked_on_a_phone(
+    browser, server: str, tmp_path: Path
+):
+    """Issue 12, points 4 and 5: the comparison layout, at desktop and phone width, no console errors."""
+    errors: list[str] = []
+    for width, side_by_side in ((1200, True), (390, False)):
+        context = browser.new_context(
+            locale="fi-FI", base_url=server, viewport={"width": width, "height": 1600}
+        )
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto("/?q=miten+kaupungit+ovat+lis%C3%A4nneet+py%C3%B6r%C3%A4ily%C3%A4+talvella%3F")
+        page.wait_for_selector("ol.results li.doc")
+        with page.expect_navigation():
+            page.select_option("select#group", "country")
+        page.wait_for_selector(".compare .place")
+        names = [t.strip() for t in page.locator(".compare .place > h2").all_text_contents()]
+        assert {"FI", "SE", "NO", "DK"} <= set(names), names
+        first, second = (page.locator(".compare .place").nth(i).bounding_box() for i in (0, 1))
+        assert (abs(first["y"] - second["y"]) < 1) is side_by_side, (width, first, second)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+        png = page.screenshot(full_page=True)
+        (tmp_path / f"compare-{width}.png").write_bytes(png)
+        colours, spread = not_blank(png)
+        assert colours > 20 and spread > 5
+        context.close()
+    assert not errors, errors
+
+
+def test_keyboard_only_search_to_a_document(page):
+    """Issue 12, point 4: the question field has focus on arrival; Enter searches; Tab reaches the
+    first result's link and Enter opens it."""
+    page.goto("/")
+    assert page.evaluate("document.activeElement.name") == "q"
+    page.keyboard.type("skyfall och dagvatten")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_selector("ol.results li.doc")
+    title = page.locator("ol.results li.doc h2 a").first.text_content().strip()
+    for _ in range(60):  # the form's fields, the export links, then the first result
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.closest('li.doc h2') !== null"):
+            break
+    else:
+        pytest.fail("Tab never reached a result")
+    assert page.evaluate("document.activeElement.textContent.trim()") == title
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").first.text_content().strip() == title
+
+
 def test_keyed_server_asks_for_the_key_once(browser, write_server):
     context = browser.new_context(locale="fi-FI", base_url=write_server.url)
     page = context.new_page()
