@@ -52,6 +52,8 @@ LABELS: dict[str, dict[str, str]] = {
         "no_comparison": "No comparison",
         "by_country": "Country",
         "by_city": "City",
+        "year": "Year",
+        "refine": "Narrow down",
     },
     "fi": {
         "title": "nordsearch — pohjoismaiset suunnittelukäytännöt",
@@ -97,6 +99,8 @@ LABELS: dict[str, dict[str, str]] = {
         "no_comparison": "Ei vertailua",
         "by_country": "maittain",
         "by_city": "kaupungeittain",
+        "year": "Vuosi",
+        "refine": "Rajaa",
     },
     "sv": {
         "title": "nordsearch — nordisk planeringspraxis",
@@ -142,6 +146,8 @@ LABELS: dict[str, dict[str, str]] = {
         "no_comparison": "Ingen jämförelse",
         "by_country": "per land",
         "by_city": "per stad",
+        "year": "År",
+        "refine": "Avgränsa",
     },
     "nb": {
         "title": "nordsearch — nordisk planleggingspraksis",
@@ -187,6 +193,8 @@ LABELS: dict[str, dict[str, str]] = {
         "no_comparison": "Ingen sammenligning",
         "by_country": "per land",
         "by_city": "per by",
+        "year": "År",
+        "refine": "Avgrens",
     },
     "da": {
         "title": "nordsearch — nordisk planlægningspraksis",
@@ -232,6 +240,8 @@ LABELS: dict[str, dict[str, str]] = {
         "no_comparison": "Ingen sammenligning",
         "by_country": "per land",
         "by_city": "per by",
+        "year": "År",
+        "refine": "Afgræns",
     },
 }
 

@@ -158,6 +158,12 @@ class SearchResult(Open):
     )
     group: str
     has_more: bool
+    facets: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Documents per value of each facet (language, country, year, theme) among the documents "
+        "holding what total counts, most first.",
+        examples=[{"language": {"fi": 5, "sv": 4}, "country": {"FI": 5}, "year": {"2024": 9}, "theme": {}}],
+    )
     results: list[SearchHit]
 
 

@@ -110,6 +110,7 @@ def search_json(index: SearchIndex, request: SearchRequest) -> dict[str, Any]:
         "total": getattr(response, "total", len(results)),
         "group": request.group,
         "has_more": getattr(response, "has_more", False),
+        "facets": getattr(response, "facets", {}),
         "results": results,
     }
 

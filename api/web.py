@@ -109,6 +109,8 @@ def _shorten(text: str, limit: int = 420) -> str:
 WEB_MAX_K = 50  # results per page the web page shows at most
 # what the page's form itself has inputs for
 FORM_FIELDS = ("q", "lang", "theme", "city", "country", "year_from", "year_to", "group")
+FACET_PARAMS = {"language": "lang", "country": "country", "theme": "theme"}  # facet -> its parameter
+FACET_VALUES = 12  # values shown per facet, the most common
 COMPARE_K = 3  # documents per place in the comparison layout unless the URL asks for k
 
 
@@ -225,7 +227,14 @@ def web_router(holder) -> APIRouter:
             year_from=raw.get("year_from", ""), year_to=raw.get("year_to", ""),
         )  # fmt: skip
         ctx.update(
-            groups=[], places=[], has_more=False, error=None, offset=0, k=10, group=raw.get("group", "")
+            groups=[],
+            places=[],
+            facets={},
+            has_more=False,
+            error=None,
+            offset=0,
+            k=10,
+            group=raw.get("group", ""),
         )
         if raw.get("group") in PLACE_GROUPS:
             raw.setdefault("k", str(COMPARE_K))
@@ -234,6 +243,20 @@ def web_router(holder) -> APIRouter:
             return "/?" + urlencode([*_query_pairs(raw, max(0, new_offset)), ("ui", ctx["ui"])])
 
         ctx["page_url"] = page_url
+
+        def facet_url(facet: str, value: str) -> str:
+            """This search narrowed to one facet value (a link: a GET that only reads)."""
+            keep = [
+                p for p in _query_pairs(raw, 0) if facet != "year" or p[0] not in ("year_from", "year_to")
+            ]
+            added = (
+                [("year_from", value), ("year_to", value)]
+                if facet == "year"
+                else [(FACET_PARAMS[facet], value)]
+            )
+            return "/?" + urlencode([*keep, *added, ("ui", ctx["ui"])])
+
+        ctx["facet_url"] = facet_url
         ctx["back"] = urlencode([*_pairs(raw, set()), ("ui", ctx["ui"])])  # this page, as it was asked
         if not q.strip():
             ctx["collection"] = _collection(holder)
@@ -244,6 +267,7 @@ def web_router(holder) -> APIRouter:
             ctx.update(offset=params.offset, k=params.k)
             data = search_json(holder.get(), to_search_request(params))
             ctx["groups"] = group_hits(data["results"], q)
+            ctx["facets"] = {f: dict(list(v.items())[:FACET_VALUES]) for f, v in data["facets"].items() if v}
             if params.group in PLACE_GROUPS:
                 ctx["places"] = by_place(ctx["groups"])
             ctx["has_more"] = data.get("total", 0) > params.offset + params.k

@@ -251,13 +251,14 @@ class SearchIndex:
         pool = (
             max(need * 3, HYBRID_MIN_POOL) if request.group == "passage" else max(need * 20, GROUP_MIN_POOL)
         )
-        ranked, total, qv = self._retriever().rank(request, filters, pool)
-        hits, has_more, sentences = results.assemble(self.store, ranked, request)
+        ranking = self._retriever().rank(request, filters, pool)
+        hits, has_more, sentences = results.assemble(self.store, ranking.ranked, request)
         if request.snippets and hits:
-            results.add_snippets(hits, request.q, qv, sentences, offsets=self.space.centering.offsets)
+            offsets = self.space.centering.offsets
+            results.add_snippets(hits, request.q, ranking.query_vector, sentences, offsets=offsets)
         return SearchResponse(
-            query=request.q, mode=request.mode, total=total, results=hits, group=request.group,
-            has_more=has_more,
+            query=request.q, mode=request.mode, total=ranking.total, results=hits, group=request.group,
+            has_more=has_more, facets=self.store.facet_counts(ranking.matching),
         )  # fmt: skip
 
     def _retriever(self) -> Retriever:

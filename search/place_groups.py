@@ -63,7 +63,7 @@ def search_by_place(
             hits.append(hit)
     return SearchResponse(
         query=request.q, mode=request.mode, total=sum(found.total for _, found in groups), results=hits,
-        group=request.group, has_more=any(found.has_more for _, found in groups),
+        group=request.group, has_more=any(found.has_more for _, found in groups), facets=scout.facets,
     )  # fmt: skip
 
 

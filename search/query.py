@@ -153,6 +153,9 @@ class SearchResponse:
     results: list[SearchHit]
     group: str = "passage"
     has_more: bool = False  # another page exists after this one
+    # documents per value of each facet (language, country, year, theme) among the documents
+    # holding the passages ``total`` counts, most first (search.store_facets)
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ the lexical index), each loaded only when a search needs it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nordsearch.search import fusion, lexical
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from nordsearch.search.store import Store
     from nordsearch.search.vector_space import VectorSpace
 
-__all__ = ["TIE_MARGIN", "DenseSearch", "Ranked", "Retriever"]
+__all__ = ["TIE_MARGIN", "DenseSearch", "Ranked", "Ranking", "Retriever"]
 
 Ranked = list[tuple[int, float]]
 DenseSearch = Callable[["np.ndarray", int, "np.ndarray | None"], Ranked]
@@ -32,34 +33,39 @@ NearestSearch = Callable[["np.ndarray", int, "np.ndarray | None", float], Ranked
 LexicalSearch = Callable[[list[str], "np.ndarray | None", int], Ranked]
 
 
+@dataclass(slots=True)
+class Ranking:
+    ranked: Ranked  # the best passages, best first
+    # passages eligible under the filters (lexical mode: and matching a query term), or with
+    # grouped results the documents holding them
+    total: int
+    query_vector: np.ndarray | None  # None in lexical mode or when nothing matches
+    matching: np.ndarray | None  # the eligible passages' vector ids, sorted; None: every passage
+
+
+def _none() -> np.ndarray:
+    import numpy as np
+
+    return np.zeros(0, dtype=np.int64)
+
+
 class Retriever:
     def __init__(self, store: Store, space: VectorSpace) -> None:
         self.store = store
         self.space = space
 
-    def rank(
-        self, request: SearchRequest, filters: PassageFilter, pool: int
-    ) -> tuple[Ranked, int, np.ndarray | None]:
-        """(the ``pool`` best passages for the request, its total, the query vector; None in
-        lexical mode or when nothing matches). The total counts the passages matching the filters
-        (lexical mode: and a query term), or with group="document" the documents holding them."""
+    def rank(self, request: SearchRequest, filters: PassageFilter, pool: int) -> Ranking:
+        """The ``pool`` best passages for the request, what they are drawn from and the query vector."""
         qv: np.ndarray | None = None
         allowed = None if filters.is_empty else self.store.allowed_ids(filters)
-        by_document = request.group == "document"
+        by_document = request.group != "passage"
         if request.mode == "lexical":
             terms = lexical.analyze_query(request.q)
             ranked = self.lexical(terms, allowed, pool)
-            if not terms:
-                total = 0
-            elif by_document:
-                total = self.store.document_count(self.space.lexical_matches(terms, allowed))
-            else:
-                total = len(self.space.lexical_matches(terms, allowed))
+            matching = self.space.lexical_matches(terms, allowed) if terms else _none()
         else:
-            if by_document:
-                total = self.store.document_count(allowed)
-            else:
-                total = self.store.passage_count() if allowed is None else len(allowed)
+            matching = allowed
+            total = self.store.passage_count() if allowed is None else len(allowed)
             if total == 0:
                 ranked = []
             else:
@@ -68,7 +74,11 @@ class Retriever:
                     ranked = self.dense(qv, pool, allowed, request.hub_weight)
                 else:
                     ranked = self.hybrid(request, qv, allowed, pool)
-        return ranked, total, qv
+        if by_document:
+            total = self.store.document_count(matching)
+        elif matching is not None:
+            total = len(matching)
+        return Ranking(ranked, total, qv, matching)
 
     def query_vector(self, q: str) -> np.ndarray:
         """The query's embedding, language-centred like the passages: the offset removed is the mix

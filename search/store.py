@@ -196,6 +196,9 @@ class Store:
     def document_count(self, ids: np.ndarray | None) -> int:
         return self._reads.document_count(ids)
 
+    def facet_counts(self, ids: np.ndarray | None) -> dict[str, dict[str, int]]:
+        return self._reads.facet_counts(ids)
+
     def allowed_ids(self, filters: PassageFilter) -> np.ndarray:
         return self._reads.allowed_ids(filters)
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from nordsearch.ingest.records import Document, Passage
 from nordsearch.search.filters import DocumentFilter, PassageFilter
+from nordsearch.search.store_facets import DocumentFacets, DocumentSpans
 from nordsearch.search.store_schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class DocumentReads:
         self._allowed_lock = threading.Lock()
         self._count: tuple[int, int] | None = None  # (generation, passages): see passage_count
         self._spans: tuple[int, DocumentSpans] | None = None  # (generation, spans): see document_count
+        self._facets: tuple[DocumentSpans, DocumentFacets] | None = None  # see facet_counts
 
     def file_state(self, source: str) -> FileState | None:
         """What ``source`` was last indexed as, while that document is still stored (else None)."""
@@ -225,18 +227,34 @@ class DocumentReads:
             self._count = (generation, count)
         return count
 
-    def document_count(self, ids: np.ndarray | None) -> int:
-        """How many documents hold a passage among ``ids`` (sorted unique vector ids; None: any
-        passage): the total of a document-grouped search."""
+    def _document_spans(self) -> DocumentSpans:
         generation = self._db.generation()
         cached = self._spans
         if cached is not None and cached[0] == generation:
-            spans = cached[1]
-        else:
-            spans = DocumentSpans.read(self._db)
-            if not self._db.in_transaction():  # inside a transaction it may yet roll back
-                self._spans = (generation, spans)
+            return cached[1]
+        spans = DocumentSpans.read(self._db)
+        if not self._db.in_transaction():  # inside a transaction it may yet roll back
+            self._spans = (generation, spans)
+        return spans
+
+    def document_count(self, ids: np.ndarray | None) -> int:
+        """How many documents hold a passage among ``ids`` (sorted unique vector ids; None: any
+        passage): the total of a document-grouped search."""
+        spans = self._document_spans()
         return spans.documents if ids is None else spans.count(ids)
+
+    def facet_counts(self, ids: np.ndarray | None) -> dict[str, dict[str, int]]:
+        """Documents per language, country, year and theme among those holding a passage among
+        ``ids`` (sorted unique vector ids; None: any passage), most first (search.store_facets)."""
+        spans = self._document_spans()
+        cached = self._facets
+        if cached is not None and cached[0] is spans:  # the same generation's spans: same ordinals
+            facets = cached[1]
+        else:
+            facets = DocumentFacets.read(self._db, spans)
+            if not self._db.in_transaction():
+                self._facets = (spans, facets)
+        return facets.counts(spans.hit(ids))
 
     def allowed_ids(self, filters: PassageFilter) -> np.ndarray:
         """Vector ids of the passages a filter admits (int64, sorted; do not modify). The last few
@@ -327,49 +345,3 @@ def _sorted_unique(ids: np.ndarray) -> np.ndarray:
         ids = np.sort(ids)
         ids = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
     return ids
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentSpans:
-    """The passages' rowids as runs of one document each, sorted: a document's passages are
-    written in one transaction by the one writer, so each document is one run (one row of a
-    GROUP BY over the passages_document index: 45 ms at 100k passages, read once per generation
-    and at start-up by SearchIndex.warm)."""
-
-    starts: np.ndarray  # first rowid of each run, ascending
-    ends: np.ndarray  # last rowid of each run
-    document: np.ndarray  # the document (an ordinal) of each run
-    documents: int
-
-    @classmethod
-    def read(cls, db: StoreDatabase) -> DocumentSpans:
-        import numpy as np
-
-        rows = db.query("SELECT min(rowid), max(rowid), count(*) FROM passages GROUP BY document_id")
-        if all(last - first + 1 == n for first, last, n in rows):
-            spans = np.array([r[:2] for r in rows], dtype=np.int64).reshape(-1, 2)
-            order = np.argsort(spans[:, 0])
-            return cls(spans[order, 0], spans[order, 1], np.arange(len(rows)), len(rows))
-        # a document whose passages are not one run (not written by this version): walk them all
-        starts, ends, document, ordinal = [], [], [], {}
-        for rowid, doc in db.query("SELECT rowid, document_id FROM passages ORDER BY rowid"):
-            number = ordinal.setdefault(doc, len(ordinal))
-            if document and document[-1] == number:
-                ends[-1] = rowid
-            else:
-                starts.append(rowid)
-                ends.append(rowid)
-                document.append(number)
-        starts, ends, document = (np.array(xs, dtype=np.int64) for xs in (starts, ends, document))
-        return cls(starts, ends, document, len(ordinal))
-
-    def count(self, ids: np.ndarray) -> int:
-        """Documents with a passage among ``ids`` (sorted)."""
-        import numpy as np
-
-        # a run is hit when some id lies between its ends: two binary searches per run (a few
-        # thousand) rather than one per id (600k under a broad filter at 1M passages)
-        hit = np.searchsorted(ids, self.ends, side="right") > np.searchsorted(ids, self.starts)
-        if self.documents == len(self.starts):  # one run a document
-            return int(np.count_nonzero(hit))
-        return int(len(np.unique(self.document[hit])))

@@ -93,3 +93,22 @@ def test_web_page_renders_grouped_results(client: httpx.Client):
     assert client.get(back).text.count('class="doc"') == r.text.count('class="doc"')
     r = client.get("/", headers={"Accept-Language": "fi-FI,fi;q=0.9,en;q=0.5"})
     assert 'lang="fi"' in r.text and "Hae" in r.text
+
+
+def test_facet_counts_in_the_api_and_as_links_that_narrow_the_page(client: httpx.Client):
+    """Issue 12, point 5: every search response counts documents per language, country, year and
+    theme; the page shows them as links, and a link's search holds that many documents."""
+    q = "skybrud og regnvand"
+    data = client.get("/search", params={"q": q, "group": "document"}).json()
+    assert set(data["facets"]) == {"language", "country", "year", "theme"}
+    assert sum(data["facets"]["language"].values()) == data["total"]  # one language per document
+    sv = client.get("/search", params={"q": q, "group": "document", "lang": "sv"}).json()
+    assert sv["total"] == data["facets"]["language"]["sv"] and sv["facets"]["language"] == {"sv": sv["total"]}
+    page = client.get("/", params={"q": q, "ui": "en"}).text
+    links = {
+        m[1]: html.unescape(m[0])
+        for m in re.findall(r'<a href="([^"]+)" data-facet="language">([^<]+?) <span', page)
+    }
+    assert "Swedish" in links, links
+    narrowed = client.get(links["Swedish"]).text
+    assert narrowed.count('class="lang">Swedish') == narrowed.count('class="doc"') > 0

@@ -63,5 +63,6 @@ def test_rank_on_an_empty_index_embeds_nothing():
     fetches: list[int] = []
     r = _retriever({}, fetches, store=FakeStore(0))
     request = SearchRequest("winter cycling", mode="hybrid")
-    assert r.rank(request, request.filter(), 50) == ([], 0, None)
+    got = r.rank(request, request.filter(), 50)
+    assert (got.ranked, got.total, got.query_vector) == ([], 0, None)
     assert fetches == []
