@@ -54,6 +54,7 @@ LABELS: dict[str, dict[str, str]] = {
         "by_city": "City",
         "year": "Year",
         "refine": "Narrow down",
+        "web_address": "Web page",
     },
     "fi": {
         "title": "nordsearch — pohjoismaiset suunnittelukäytännöt",
@@ -101,6 +102,7 @@ LABELS: dict[str, dict[str, str]] = {
         "by_city": "kaupungeittain",
         "year": "Vuosi",
         "refine": "Rajaa",
+        "web_address": "Verkkosivu",
     },
     "sv": {
         "title": "nordsearch — nordisk planeringspraxis",
@@ -148,6 +150,7 @@ LABELS: dict[str, dict[str, str]] = {
         "by_city": "per stad",
         "year": "År",
         "refine": "Avgränsa",
+        "web_address": "Webbsida",
     },
     "nb": {
         "title": "nordsearch — nordisk planleggingspraksis",
@@ -195,6 +198,7 @@ LABELS: dict[str, dict[str, str]] = {
         "by_city": "per by",
         "year": "År",
         "refine": "Avgrens",
+        "web_address": "Nettside",
     },
     "da": {
         "title": "nordsearch — nordisk planlægningspraksis",
@@ -242,6 +246,7 @@ LABELS: dict[str, dict[str, str]] = {
         "by_city": "per by",
         "year": "År",
         "refine": "Afgræns",
+        "web_address": "Webside",
     },
 }
 

@@ -91,6 +91,19 @@ def group_hits(hits: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
+def add_document_facts(index, groups: list[dict[str, Any]]) -> None:
+    """Each card's city, country and year, and the document's own web address from its sidecar
+    (only an http(s) one becomes a link: the metadata is whatever the file's owner wrote)."""
+    for g in groups:
+        doc = index.document(g["document_id"])
+        meta = (doc.metadata or {}) if doc is not None else {}
+        g["facts"] = [
+            str(meta[k]).strip() for k in ("city", "country", "year") if str(meta.get(k) or "").strip()
+        ]
+        url = str(meta.get("url") or "").strip()
+        g["url"] = url if re.match(r"https?://", url, re.IGNORECASE) else ""
+
+
 def by_place(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Document cards of a group=country/city search -> its places in order, each with its cards."""
     places: list[dict[str, Any]] = []
@@ -268,9 +281,12 @@ def web_router(holder) -> APIRouter:
             data = search_json(holder.get(), to_search_request(params))
             ctx["groups"] = group_hits(data["results"], q)
             ctx["facets"] = {f: dict(list(v.items())[:FACET_VALUES]) for f, v in data["facets"].items() if v}
+            add_document_facts(holder.get(), ctx["groups"])
             if params.group in PLACE_GROUPS:
                 ctx["places"] = by_place(ctx["groups"])
-            ctx["has_more"] = data.get("total", 0) > params.offset + params.k
+            ctx["has_more"] = bool(data.get("has_more"))
+            ctx["total"], ctx["shown"] = data.get("total", 0), len(data["results"])
+            ctx["unit"] = "passages" if params.group == "passage" else "documents"
         except ValidationError as exc:
             ctx["error"] = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         except (ValueError, HTTPException) as exc:

@@ -110,5 +110,7 @@ def test_facet_counts_in_the_api_and_as_links_that_narrow_the_page(client: httpx
         for m in re.findall(r'<a href="([^"]+)" data-facet="language">([^<]+?) <span', page)
     }
     assert "Swedish" in links, links
+    grouped = client.get("/", params={"q": q, "ui": "en", "group": "document", "k": 3}).text
+    assert f'<p class="count">1–3 / {data["total"]} documents</p>' in grouped  # the result count
     narrowed = client.get(links["Swedish"]).text
     assert narrowed.count('class="lang">Swedish') == narrowed.count('class="doc"') > 0
