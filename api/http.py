@@ -374,6 +374,9 @@ def create_app(index_dir: Path | None = None, *, settings: Settings) -> FastAPI:
     from nordsearch.api.file_route import file_router
 
     app.include_router(file_router(holder), dependencies=[Depends(require_read_web)])  # a link: cookie too
+    from nordsearch.api.web_upload import upload_router
+
+    app.include_router(upload_router(), dependencies=[Depends(require_read_web)])
     from nordsearch.api.web_auth import key_router
 
     app.include_router(key_router())

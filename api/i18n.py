@@ -55,6 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
         "year": "Year",
         "refine": "Narrow down",
         "web_address": "Web page",
+        "add_documents": "Add documents",
     },
     "fi": {
         "title": "nordsearch — pohjoismaiset suunnittelukäytännöt",
@@ -103,6 +104,7 @@ LABELS: dict[str, dict[str, str]] = {
         "year": "Vuosi",
         "refine": "Rajaa",
         "web_address": "Verkkosivu",
+        "add_documents": "Lisää asiakirjoja",
     },
     "sv": {
         "title": "nordsearch — nordisk planeringspraxis",
@@ -151,6 +153,7 @@ LABELS: dict[str, dict[str, str]] = {
         "year": "År",
         "refine": "Avgränsa",
         "web_address": "Webbsida",
+        "add_documents": "Lägg till dokument",
     },
     "nb": {
         "title": "nordsearch — nordisk planleggingspraksis",
@@ -199,6 +202,7 @@ LABELS: dict[str, dict[str, str]] = {
         "year": "År",
         "refine": "Avgrens",
         "web_address": "Nettside",
+        "add_documents": "Legg til dokumenter",
     },
     "da": {
         "title": "nordsearch — nordisk planlægningspraksis",
@@ -247,6 +251,7 @@ LABELS: dict[str, dict[str, str]] = {
         "year": "År",
         "refine": "Afgræns",
         "web_address": "Webside",
+        "add_documents": "Tilføj dokumenter",
     },
 }
 

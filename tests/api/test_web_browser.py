@@ -191,6 +191,60 @@ def test_keyed_server_asks_for_the_key_once(browser, write_server):
         context.close()
 
 
+def test_upload_page_follows_the_job_and_names_the_file_that_failed(
+    browser, tmp_path: Path, server_factory, corpus_index
+):
+    """Issue 12, point 4: the upload form (on a server with a write key) sends the files as a job,
+    shows its progress to the end and every failed file with its reason, in the page's language;
+    a wrong key is a message on the page, never raw JSON."""
+    from tests.conftest import copy_index
+
+    index = tmp_path / "index"
+    copy_index(corpus_index, index)
+    start, stop = server_factory
+    proc, base = start(index, {"NORDSEARCH_API_KEYS": "upload-key", "NORDSEARCH_OPEN_READS": "true"})
+    good = tmp_path / "kiruna_vinter.md"
+    good.write_text(
+        "# Vinterväghållning i Kiruna\n\nKommunen plogar cykelbanorna före bilvägarna, och huvudstråken "
+        "sandas före klockan sju på morgonen så att fler kan cykla till jobbet året runt.\n",
+        encoding="utf-8",
+    )
+    broken = tmp_path / "trasig.pdf"
+    broken.write_bytes(b"%PDF-1.7 this is not a PDF at all")
+    context = browser.new_context(locale="sv-SE", base_url=base)
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto("/")
+        with page.expect_navigation():
+            page.click("a.add-documents")
+        assert page.text_content("h1").strip() == "Lägg till dokument"
+        page.set_input_files("form.upload input[name=files]", [str(good), str(broken)])
+        page.fill("form.upload input[name=city]", "Kiruna")
+        page.fill("form.upload input[name=key]", "wrong-key")
+        page.click("form.upload button")
+        page.wait_for_selector("#job .error:not([hidden])")
+        assert "key" in page.text_content("#job .error").lower()  # the 403's reason, as text
+        page.fill("form.upload input[name=key]", "upload-key")
+        page.click("form.upload button")
+        page.wait_for_function("document.querySelector('#job .status').textContent.startsWith('Klart')")
+        counts = page.text_content("#job .counts")
+        assert "2 / 2 filer klara" in counts and "1 indexerade" in counts and "1 misslyckades" in counts
+        failed = page.locator("#job .file-errors li").all_text_contents()
+        assert len(failed) == 1 and failed[0].startswith("trasig.pdf: "), failed
+        with page.expect_navigation():
+            page.click("#job .status a")  # to the search
+        page.goto("/?q=plogar+cykelbanorna+Kiruna")
+        page.wait_for_selector("ol.results li.doc")
+        assert "Kiruna" in page.locator("ol.results li.doc").first.text_content()
+        assert not errors, errors
+    finally:
+        context.close()
+        stop(proc)
+
+
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
