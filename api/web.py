@@ -122,7 +122,13 @@ def _shorten(text: str, limit: int = 420) -> str:
 WEB_MAX_K = 50  # results per page the web page shows at most
 # what the page's form itself has inputs for
 FORM_FIELDS = ("q", "lang", "theme", "city", "country", "year_from", "year_to", "group")
-FACET_PARAMS = {"language": "lang", "country": "country", "theme": "theme"}  # facet -> its parameter
+# facet -> the parameters a value sets (a year is a range of one year)
+FACET_PARAMS = {
+    "language": ("lang",),
+    "country": ("country",),
+    "theme": ("theme",),
+    "year": ("year_from", "year_to"),
+}
 FACET_VALUES = 12  # values shown per facet, the most common
 COMPARE_K = 3  # documents per place in the comparison layout unless the URL asks for k
 
@@ -144,6 +150,21 @@ def _form(request: Request) -> dict[str, Any]:
         if name in out and out[name].strip().lstrip("-").isdigit():
             value = max(low, int(out[name]))
             out[name] = str(min(value, high) if high else value)
+    return out
+
+
+def _codes(values: list[str] | None, *, languages: bool = False) -> list[str]:
+    """A repeatable parameter's values with comma-separated ones split (``lang=fi,sv``) and, for
+    languages, aliases as their product code (``no`` -> ``nb``): what the form's boxes tick."""
+    from nordsearch.ingest.records import normalize_language
+
+    out = []
+    for value in values or []:
+        for part in value.split(","):
+            code = part.strip().lower()
+            code = (normalize_language(code) or code) if languages else code
+            if code and code not in out:
+                out.append(code)
     return out
 
 
@@ -234,7 +255,12 @@ def web_router(holder) -> APIRouter:
         ctx = context(request)
         raw = _form(request)
         q = str(raw.get("q", ""))
-        ctx.update(q=q, lang=raw.get("lang", []), theme=raw.get("theme", []), hidden=_hidden(raw))
+        ctx.update(
+            q=q,
+            lang=_codes(raw.get("lang"), languages=True),
+            theme=_codes(raw.get("theme")),
+            hidden=_hidden(raw),
+        )
         ctx.update(
             city=raw.get("city") or [""], country=raw.get("country") or [""],
             year_from=raw.get("year_from", ""), year_to=raw.get("year_to", ""),
@@ -258,16 +284,11 @@ def web_router(holder) -> APIRouter:
         ctx["page_url"] = page_url
 
         def facet_url(facet: str, value: str) -> str:
-            """This search narrowed to one facet value (a link: a GET that only reads)."""
-            keep = [
-                p for p in _query_pairs(raw, 0) if facet != "year" or p[0] not in ("year_from", "year_to")
-            ]
-            added = (
-                [("year_from", value), ("year_to", value)]
-                if facet == "year"
-                else [(FACET_PARAMS[facet], value)]
-            )
-            return "/?" + urlencode([*keep, *added, ("ui", ctx["ui"])])
+            """This search narrowed to one facet value: the value replaces the facet's own filter
+            (several languages or themes are "any of"; adding one would widen). A link: a GET."""
+            names = FACET_PARAMS[facet]
+            keep = [p for p in _query_pairs(raw, 0) if p[0] not in names]
+            return "/?" + urlencode([*keep, *((n, value) for n in names), ("ui", ctx["ui"])])
 
         ctx["facet_url"] = facet_url
         ctx["back"] = urlencode([*_pairs(raw, set()), ("ui", ctx["ui"])])  # this page, as it was asked

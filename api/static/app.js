@@ -1,5 +1,5 @@
 // A little progressive enhancement: filters apply at once, and the UI language sticks in a cookie.
-document.querySelectorAll("form.search select").forEach((sel) => {
+document.querySelectorAll("form.search select, form.search details.choose input").forEach((sel) => {
   sel.addEventListener("change", () => {
     const form = sel.form;
     if (form.querySelector("input[name=q]").value.trim()) form.submit();

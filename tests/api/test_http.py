@@ -114,3 +114,7 @@ def test_facet_counts_in_the_api_and_as_links_that_narrow_the_page(client: httpx
     assert f'<p class="count">1–3 / {data["total"]} documents</p>' in grouped  # the result count
     narrowed = client.get(links["Swedish"]).text
     assert narrowed.count('class="lang">Swedish') == narrowed.count('class="doc"') > 0
+    # on a page already filtered to two languages, a language's link narrows to it alone
+    two = client.get("/", params=[("q", q), ("ui", "en"), ("lang", "sv"), ("lang", "da")]).text
+    link = html.unescape(re.search(r'<a href="([^"]+)" data-facet="language">Danish', two).group(1))
+    assert parse_qs(urlsplit(link).query)["lang"] == ["da"]

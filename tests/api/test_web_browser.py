@@ -109,14 +109,33 @@ def test_search_results_similar_cases_document_and_ui_language(page, tmp_path: P
     assert page.text_content("form.search button").strip() == "Search"
 
 
-def test_language_filter_applies_from_the_select(page):
+def test_language_filters_tick_several_and_apply_at_once(page):
+    """Issue 12, point 4: several languages (and themes) can be chosen; each tick searches again."""
     page.goto("/?q=stormwater+and+cloudbursts")
     page.wait_for_selector("ol.results li.doc")
+    page.click("#lang-filter summary")
     with page.expect_navigation():
-        page.select_option("select#lang", "da")
+        page.check("#lang-filter input[value=da]")
     page.wait_for_selector("ol.results li.doc")
     langs = {t.strip() for t in page.locator("li.doc .meta .lang").all_text_contents()}
     assert langs == {"danska"}
+    page.click("#lang-filter summary")
+    with page.expect_navigation():
+        page.check("#lang-filter input[value=sv]")
+    page.wait_for_selector("ol.results li.doc")
+    assert "lang=da" in page.url and "lang=sv" in page.url
+    langs = {t.strip() for t in page.locator("li.doc .meta .lang").all_text_contents()}
+    assert langs == {"danska", "svenska"}
+    assert (
+        page.text_content("#lang-filter summary").strip() == "Språk: svenska, danska"
+    )  # in the list's order
+    page.click("#theme-filter summary")
+    with page.expect_navigation():
+        page.check("#theme-filter input[value=climate-adaptation]")
+    page.wait_for_selector("ol.results li.doc")
+    assert page.is_checked("#lang-filter input[value=da]") and page.is_checked(
+        "#theme-filter input[value=climate-adaptation]"
+    )
 
 
 def test_compare_by_country_side_by_side_on_a_desktop_stacked_on_a_phone(
