@@ -122,8 +122,14 @@ class Hit(Open):
     title: str
     source: str
     language: str = Field(examples=["sv"])
-    page: int | None = Field(default=None, examples=[3])
-    page_end: int | None = None
+    page: int | None = Field(
+        default=None,
+        examples=[3],
+        description="The page of the best sentence (without snippets: the passage's first).",
+    )
+    page_end: int | None = Field(
+        default=None, description="The page the best sentence (the passage) ends on."
+    )
     section: str | None = None
     text: str
     score: float

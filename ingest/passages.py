@@ -235,6 +235,9 @@ def split_passages(
                 page_end=doc.page_at(end_char - 1),
                 section=sections.at(units[_first_text(units, new, end)].start),
                 sentences=[(u.start - start_char, u.end - start_char) for u in units[first:end]],
+                page_breaks=[
+                    (pg.start - start_char, pg.number) for pg in doc.pages if start_char < pg.start < end_char
+                ],
             )
         )
     for passage, language in zip(

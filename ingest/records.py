@@ -106,9 +106,21 @@ class Passage:
     # [start, end) of each sentence (heading, list line, table block) relative to ``text``: the
     # units the passage was packed from. Empty when unknown (then split again when needed).
     sentences: list[tuple[int, int]] = field(default_factory=list)
+    # (offset relative to ``text``, page number) of every page that begins inside the passage
+    # after its first: a hit cites the page its best sentence is on, not where the passage starts
+    page_breaks: list[tuple[int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding ``offset`` (relative to ``text``); None for an unpaged document."""
+        page = self.page_start
+        for start, number in self.page_breaks:
+            if start > offset:
+                break
+            page = number
+        return page
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from nordsearch.search.snippets import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from nordsearch.ingest.records import Passage
     from nordsearch.search.centering import LanguageOffsets
     from nordsearch.search.store import Store, StoredPassage
 
@@ -57,7 +58,7 @@ def assemble(
             if sp is None:
                 continue
             hit = _hit(sp, score)
-            sentences[hit.passage_id] = (sp.passage.sentences, sp.sentence_vectors)
+            sentences[hit.passage_id] = (sp.passage, sp.sentence_vectors)
             if request.collapse_duplicates:
                 original = seen.find(sp.passage.text, sp.signature)
                 if isinstance(original, SearchHit):
@@ -94,7 +95,7 @@ def assemble(
     return page, len(leaders) > need, sentences
 
 
-SentenceData = dict[str, tuple[list[tuple[int, int]], "bytes | None"]]
+SentenceData = dict[str, tuple["Passage", "bytes | None"]]  # passage id -> it, with its sentence vectors
 
 
 def _chunks(ranked: list[tuple[int, float]], first: int) -> Iterator[list[tuple[int, float]]]:
@@ -129,7 +130,8 @@ def add_snippets(
     language_offsets = offsets() if qv is not None else None
     nested = [p for hit in hits for p in hit.passages[1:]]
     for h in hits + nested:
-        spans, blob = sentences.get(h.passage_id, ([], None))
+        passage, blob = sentences.get(h.passage_id, (None, None))
+        spans = passage.sentences if passage is not None else []
         sims = None
         if spans and blob is not None and qv is not None:
             matrix = unpack(blob, len(qv))
@@ -145,6 +147,9 @@ def add_snippets(
             choose_best(texts, sims if sims is not None else np.zeros(len(spans)), counts) if spans else None
         )
         snip = build_snippet(h.text, spans, best, terms, h.language, matches=matches)
+        if best is not None and passage is not None and passage.page_breaks:
+            # cite the page(s) of the best sentence, not the passage's first page
+            h.page, h.page_end = passage.page_at(spans[best][0]), passage.page_at(spans[best][1] - 1)
         h.snippet, h.highlights, h.best_sentence, h.best_sentence_span = (
             snip.text, snip.highlights, snip.best_sentence, snip.best_span,
         )  # fmt: skip
@@ -153,6 +158,7 @@ def add_snippets(
             first = h.passages[0]
             first.snippet, first.highlights = h.snippet, h.highlights
             first.best_sentence, first.best_sentence_span = h.best_sentence, h.best_sentence_span
+            first.page, first.page_end = h.page, h.page_end
 
 
 def _copy_hit(hit: SearchHit) -> SearchHit:

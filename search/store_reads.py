@@ -34,7 +34,7 @@ DOC_COLUMNS = (
 )
 _PASSAGE_COLUMNS = (
     "p.rowid, p.passage_id, p.document_id, p.ordinal, p.text, p.language, p.char_start, p.char_end, "
-    "p.page_start, p.page_end, p.section, p.themes, p.sentences"
+    "p.page_start, p.page_end, p.section, p.themes, p.sentences, p.page_breaks"
 )
 
 
@@ -63,6 +63,7 @@ def _passage_from_row(row: Sequence[Any]) -> Passage:
         passage_id=row[1], document_id=row[2], ordinal=row[3], text=row[4], language=row[5],
         char_start=row[6], char_end=row[7], page_start=row[8], page_end=row[9], section=row[10],
         themes=json.loads(row[11]), sentences=[(int(a), int(b)) for a, b in json.loads(row[12])],
+        page_breaks=[(int(a), int(b)) for a, b in json.loads(row[13])],
     )  # fmt: skip
 
 
@@ -160,8 +161,8 @@ class DocumentReads:
             )
             for r in rows:
                 out[r[0]] = StoredPassage(
-                    vector_id=r[0], passage=_passage_from_row(r), title=r[13], source=r[14],
-                    sentence_vectors=r[15], signature=r[16],
+                    vector_id=r[0], passage=_passage_from_row(r), title=r[14], source=r[15],
+                    sentence_vectors=r[16], signature=r[17],
                 )  # fmt: skip
         return out
 

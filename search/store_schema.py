@@ -16,7 +16,7 @@ from nordsearch.search.errors import IndexMismatchError
 if TYPE_CHECKING:
     from nordsearch.search.store_database import StoreDatabase
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Columns added since version 1 (ALTER TABLE on open): an index built by an older nordsearch keeps
 # working; its passages simply have no sentence vectors (snippets then pick by matched terms) and
 # their hub scores are computed at the next write.
@@ -38,6 +38,9 @@ _MIGRATIONS = {
         "DROP TRIGGER IF EXISTS passages_au",
         "DROP TABLE IF EXISTS passages_fts",
     ],
+    # where pages begin inside a passage; an older index's passages have none (a hit then cites
+    # its passage's first page, as before)
+    6: ["ALTER TABLE passages ADD COLUMN page_breaks TEXT NOT NULL DEFAULT '[]'"],
 }
 
 _SCHEMA = """
@@ -78,7 +81,8 @@ CREATE TABLE IF NOT EXISTS passages (
     sentences TEXT NOT NULL DEFAULT '[]',  -- [[start, end], ...] relative to text
     sentence_vectors BLOB,  -- search.quantize: one int8 row per sentence (late-chunked)
     hub REAL,  -- search.hubness score, kept current at write time; NULL until computed
-    signature BLOB  -- search.duplicates: near-duplicate signature of the text
+    signature BLOB,  -- search.duplicates: near-duplicate signature of the text
+    page_breaks TEXT NOT NULL DEFAULT '[]'  -- [[offset in text, page], ...] of pages begun inside it
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_language ON passages(language);

@@ -108,11 +108,12 @@ class DocumentWrites:
                 cur = c.execute(
                     "INSERT INTO passages(passage_id, document_id, ordinal, text, language, char_start, char_end,"
                     " page_start, page_end, section, themes, lexical, vector, sentences, sentence_vectors, hub,"
-                    " signature) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " signature, page_breaks) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (p.passage_id, doc.document_id, p.ordinal, p.text, lang, p.char_start, p.char_end,
                      p.page_start, p.page_end, p.section, json.dumps(p.themes),
                      terms[n] if terms is not None else lexical.analyze_passage(p.text, lang), vec.tobytes(),
-                     json.dumps([list(span) for span in p.sentences]), blob, hub, signature(p.text)),
+                     json.dumps([list(span) for span in p.sentences]), blob, hub, signature(p.text),
+                     json.dumps([list(b) for b in p.page_breaks])),
                 )  # fmt: skip
                 added.append(int(cur.lastrowid or 0))
             c.execute(

@@ -144,6 +144,20 @@ def test_a_short_section_is_its_own_passage_with_its_own_section_and_page() -> N
     assert (ps[0].page_start, ps[0].page_end, ps[1].page_start, ps[1].page_end) == (5, 5, 6, 6)
 
 
+def test_a_passage_knows_where_each_of_its_pages_begins() -> None:
+    """Issue 12, point 6: the page a hit cites is the page of its matching text. A passage over
+    pages 5-6 records where page 6 begins, so a sentence there is cited as page 6."""
+    doc = _doc(
+        [("h1", "Kaava"), ("p", "Alku on sivulla viisi."), ("p", "Purku on sivulla kuusi.")], pages=[5, 5, 6]
+    )
+    (p,) = split_passages(doc, DOC_ID, "fi", Settings())
+    assert (p.page_start, p.page_end) == (5, 6)
+    six = p.text.index("Purku")
+    assert p.page_breaks == [(doc.pages[1].start - p.char_start, 6)] and doc.page_at(p.char_start + six) == 6
+    assert p.page_at(p.text.index("Alku")) == 5 and p.page_at(six) == 6
+    assert split_passages(_doc([("p", "Ei sivuja.")]), DOC_ID, "fi", SMALL)[0].page_breaks == []
+
+
 def test_long_sentence_split_at_word_boundaries() -> None:
     words = [f"sana{i}" for i in range(75)]
     doc = _doc([("p", " ".join(words) + ".")])

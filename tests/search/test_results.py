@@ -67,6 +67,23 @@ def test_a_documents_passages_beyond_the_cap_wait_for_the_other_documents(index)
     assert [h.score for h in one.results] == sorted((h.score for h in one.results), reverse=True)
 
 
+def test_a_hit_cites_the_page_of_its_best_sentence(index_dir: Path, embedder: FakeEmbedder):
+    text = "District heating plans are on page four. Snow clearing of cycle lanes is on page five."
+    f = make_file("paged", [text])
+    p = f.passages[0]
+    cut = text.index("Snow")
+    p.page_start, p.page_end = 4, 5
+    p.sentences, p.page_breaks = [(0, cut - 1), (cut, len(text))], [(cut, 5)]
+    idx = SearchIndex.open(index_dir, embedder)
+    idx.add(f)
+    hit = idx.search(SearchRequest("snow clearing cycle lanes", k=1)).results[0]
+    assert hit.best_sentence.startswith("Snow") and (hit.page, hit.page_end) == (5, 5)
+    plain = idx.search(SearchRequest("snow clearing cycle lanes", k=1, snippets=False)).results[0]
+    assert (plain.page, plain.page_end) == (4, 5)  # without a best sentence: the passage's pages
+    assert idx.passages("paged")[0].page_breaks == [(cut, 5)]  # stored and read back
+    idx.close()
+
+
 def test_same_text_in_two_reports_is_collapsed(index):
     res = index.search(SearchRequest(SHARED, k=10, mode="lexical"))
     shared = [h for h in res.results if h.text == SHARED]

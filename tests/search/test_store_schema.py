@@ -33,14 +33,18 @@ def test_schema_1_index_is_migrated_and_keeps_its_documents(tmp_path: Path, embe
     upsert(s, embedder, make_file("d1", ["tram lines and bus lanes"]))
     with s.transaction() as c:  # turn it back into a version-1 database
         c.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-        for column in ("sentences", "sentence_vectors", "hub", "signature"):
+        for column in ("sentences", "sentence_vectors", "hub", "signature", "page_breaks"):
             c.execute(f"ALTER TABLE passages DROP COLUMN {column}")
     s.close()
     s = Store(tmp_path / "old.sqlite")
     try:
         assert s.get_meta("schema_version") == str(SCHEMA_VERSION) and s.count_documents() == 1
         passage = s.passages_of("d1")[0]
-        assert passage.sentences == [] and passage.text == "tram lines and bus lanes"
+        assert (
+            passage.sentences == []
+            and passage.page_breaks == []
+            and passage.text == "tram lines and bus lanes"
+        )
         assert s.hub_state(count_missing=True)[2] == 1  # scored at the next write (search.index)
     finally:
         s.close()
@@ -71,6 +75,7 @@ def test_theme_rows_follow_inserts_updates_deletes_and_migrate_from_version_3(tm
         for trigger in ("passages_themes_ai", "passages_themes_ad", "passages_themes_au"):
             c.execute(f"DROP TRIGGER {trigger}")
         c.execute("DROP TABLE passage_themes")
+        c.execute("ALTER TABLE passages DROP COLUMN page_breaks")  # added in version 6
     s.close()
     s = Store(tmp_path / "old.sqlite")
     try:
