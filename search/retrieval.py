@@ -43,7 +43,7 @@ class Ranking:
     matching: np.ndarray | None  # the eligible passages' vector ids, sorted; None: every passage
 
 
-def _none() -> np.ndarray:
+def _no_ids() -> np.ndarray:
     import numpy as np
 
     return np.zeros(0, dtype=np.int64)
@@ -62,7 +62,7 @@ class Retriever:
         if request.mode == "lexical":
             terms = lexical.analyze_query(request.q)
             ranked = self.lexical(terms, allowed, pool)
-            matching = self.space.lexical_matches(terms, allowed) if terms else _none()
+            matching = self.space.lexical_matches(terms, allowed) if terms else _no_ids()
         else:
             matching = allowed
             total = self.store.passage_count() if allowed is None else len(allowed)
