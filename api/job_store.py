@@ -58,10 +58,12 @@ CREATE TABLE IF NOT EXISTS job_files (
     passages INTEGER NOT NULL,
     code TEXT,
     reason TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',  -- what extraction noticed (JSON list), as in --report
     PRIMARY KEY (job_seq, ordinal)
 );
 """
 
+_FILE_FIELDS = ("source", "status", "document_id", "passages", "code", "reason")
 _COLUMNS = (
     "seq, id, kind, status, force, paths, names, created_at, started_at, finished_at, total, result, error"
 )
@@ -92,6 +94,14 @@ class JobStore:
         if not self.read_only:
             with self._connection() as c:
                 c.executescript(_SCHEMA)
+                if not self._has_warnings():  # tables made by a version before warnings were kept
+                    c.execute("ALTER TABLE job_files ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+        # an older index on a read-only disk: its files are read without warnings
+        self._warnings = "warnings" if self._empty or self._has_warnings() else "'[]'"
+
+    def _has_warnings(self) -> bool:
+        columns = self._connection().execute("PRAGMA table_info(job_files)").fetchall()
+        return any(c[1] == "warnings" for c in columns)
 
     def _has_tables(self) -> bool:
         with closing(connect(self.database, read_only=True)) as c:
@@ -168,7 +178,7 @@ class JobStore:
         files = (
             self._connection()
             .execute(
-                "SELECT source, status, document_id, passages, code, reason FROM job_files"
+                f"SELECT source, status, document_id, passages, code, reason, {self._warnings} FROM job_files"
                 " WHERE job_seq = ? ORDER BY ordinal",
                 (seq,),
             )
@@ -179,7 +189,7 @@ class JobStore:
             "names": json.loads(names), "created_at": created, "started_at": started, "finished_at": finished,
             "total": total, "result": json.loads(result) if result else None, "error": error,
             "files": [
-                dict(zip(("source", "status", "document_id", "passages", "code", "reason"), f, strict=True))
+                dict(zip(_FILE_FIELDS, f[:-1], strict=True)) | {"warnings": json.loads(f[-1] or "[]")}
                 for f in files
             ],
         }  # fmt: skip
@@ -226,11 +236,11 @@ class JobStore:
 
     def add_file(self, job_id: str, outcome: dict[str, Any]) -> None:
         self._write(
-            "INSERT INTO job_files(job_seq, ordinal, source, status, document_id, passages, code, reason)"
-            " SELECT seq, (SELECT COUNT(*) FROM job_files f WHERE f.job_seq = jobs.seq), ?, ?, ?, ?, ?, ?"
-            " FROM jobs WHERE id = ?",
+            "INSERT INTO job_files(job_seq, ordinal, source, status, document_id, passages, code, reason,"
+            " warnings) SELECT seq, (SELECT COUNT(*) FROM job_files f WHERE f.job_seq = jobs.seq), ?, ?, ?, ?,"
+            " ?, ?, ? FROM jobs WHERE id = ?",
             (outcome["source"], outcome["status"], outcome.get("document_id"), int(outcome.get("passages") or 0),
-             outcome.get("code"), outcome.get("reason"), job_id),
+             outcome.get("code"), outcome.get("reason"), json.dumps(list(outcome.get("warnings") or [])), job_id),
         )  # fmt: skip
 
     def finish(

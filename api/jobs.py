@@ -203,6 +203,7 @@ class Job:
             "passages": o.passages,
             "code": o.code,
             "reason": o.reason,
+            "warnings": list(o.warnings),
         }
 
     def to_dict(self) -> dict[str, Any]:

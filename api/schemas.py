@@ -266,6 +266,10 @@ class JobFile(Open):
     passages: int = 0
     code: str | None = Field(default=None, examples=["unsupported_format"])
     reason: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What extraction noticed in an indexed file (as in `index --report`).",
+    )
 
 
 class JobProgressOut(Open):

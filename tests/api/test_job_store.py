@@ -91,3 +91,30 @@ def test_only_the_latest_finished_jobs_are_kept(store: JobStore):
     assert not store.pending()
     with sqlite3.connect(store.database) as c:  # the files of deleted jobs go with them
         assert c.execute("SELECT COUNT(*) FROM job_files").fetchone()[0] == 3
+
+
+def test_a_files_extraction_warnings_are_kept_and_an_older_table_gains_the_column(tmp_path: Path):
+    """Issue 12, point 2: what extraction noticed (pypdf's complaints) reaches the job API as it
+    reaches `index --report`."""
+    path = tmp_path / "store.sqlite"
+    old = sqlite3.connect(path)  # the job_files table as a version before warnings made it
+    old.executescript(
+        "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+        " status TEXT NOT NULL, force INTEGER NOT NULL, paths TEXT NOT NULL, names TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, total INTEGER NOT NULL DEFAULT 0,"
+        " result TEXT, error TEXT);"
+        "CREATE TABLE job_files (job_seq INTEGER NOT NULL REFERENCES jobs(seq) ON DELETE CASCADE,"
+        " ordinal INTEGER NOT NULL, source TEXT NOT NULL, status TEXT NOT NULL, document_id TEXT,"
+        " passages INTEGER NOT NULL, code TEXT, reason TEXT, PRIMARY KEY (job_seq, ordinal));"
+        "INSERT INTO jobs(id, kind, status, force, paths, names, created_at) VALUES"
+        " ('old', 'paths', 'done', 0, '[]', '{}', 'then');"
+        "INSERT INTO job_files VALUES (1, 0, '/old.pdf', 'indexed', 'd', 1, NULL, NULL);"
+    )
+    old.close()
+    store = JobStore(path)
+    assert store.get("old")["files"][0]["warnings"] == []
+    store.add("new", "paths", ["/x"], force=False, names={})
+    store.add_file("new", {**_outcome("/x/a.pdf"), "warnings": ["pypdf: Ignoring wrong pointing object 6"]})
+    store.add_file("new", _outcome("/x/b.txt"))
+    files = JobStore(path).get("new")["files"]
+    assert [f["warnings"] for f in files] == [["pypdf: Ignoring wrong pointing object 6"], []]
