@@ -89,8 +89,11 @@ def assemble(
                 group.passages.append(hit)
         if done:
             break
-    if not done:  # every candidate seen: a document's further passages follow, best first
-        leaders += deferred[: need + 1 - len(leaders)]
+    if not done:  # every candidate seen: a document's further passages follow, best first,
+        # each shown with at most the score above it (the order they are in is the ranking's)
+        for hit in deferred[: need + 1 - len(leaders)]:
+            hit.score = min(hit.score, leaders[-1].score) if leaders else hit.score
+            leaders.append(hit)
     page = leaders[request.offset : need]
     return page, len(leaders) > need, sentences
 

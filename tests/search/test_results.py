@@ -61,6 +61,11 @@ def test_a_documents_passages_beyond_the_cap_wait_for_the_other_documents(index)
     assert bike1_before_the_last_other(plain) > 3  # the case the cap is for
     res = index.search(SearchRequest(q, k=8, snippets=False))
     assert len(res.results) == 8 and bike1_before_the_last_other(res) == 3
+    # restricted to two documents: every passage comes, the capped ones last, and scores never go up
+    two = index.search(SearchRequest(q, k=12, document_ids=["bike1", "heat"], snippets=False))
+    docs = [h.document_id for h in two.results]
+    assert len(docs) == 7 + 5 and sorted(docs[:6]) == ["bike1"] * 3 + ["heat"] * 3  # three of each first
+    assert [h.score for h in two.results] == sorted((h.score for h in two.results), reverse=True)
     # restricted to one document, its passages all come, best first (never fewer than k)
     one = index.search(SearchRequest(q, k=5, document_ids=["bike1"], snippets=False))
     assert [h.document_id for h in one.results] == ["bike1"] * 5
