@@ -64,7 +64,12 @@
     show(job);
     while (!FINISHED.includes(job.status)) {
       await new Promise((done) => setTimeout(done, 700));
-      const next = await fetch(url, { headers });
+      let next;
+      try {
+        next = await fetch(url, { headers });
+      } catch (e) {
+        return fail(String(e)); // the server went away: say so rather than wait forever
+      }
       if (!next.ok) return fail(await reason(next));
       job = await next.json();
       show(job);
