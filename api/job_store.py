@@ -95,7 +95,11 @@ class JobStore:
             with self._connection() as c:
                 c.executescript(_SCHEMA)
                 if not self._has_warnings():  # tables made by a version before warnings were kept
-                    c.execute("ALTER TABLE job_files ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+                    try:
+                        c.execute("ALTER TABLE job_files ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+                    except sqlite3.OperationalError:
+                        if not self._has_warnings():  # not a server process that added it meanwhile
+                            raise
         # an older index on a read-only disk: its files are read without warnings
         self._warnings = "warnings" if self._empty or self._has_warnings() else "'[]'"
 
